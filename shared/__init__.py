@@ -1,0 +1,1 @@
+"""MSP licensing: buy and assign Microsoft 365 seats through TD SYNNEX StreamOne Stellr."""

@@ -1,0 +1,1 @@
+"""Adapters: everything that talks to the outside (Synnex, Graph, Table Storage, queues, Key Vault)."""

@@ -1,0 +1,1 @@
+"""The pure core: decisions with no I/O, no clock and no environment."""

@@ -1,0 +1,181 @@
+"""Pydantic models at the edges: HTTP bodies, stored records, upstream records, queue messages."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+
+OrgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+VariableName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+Guid = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        to_lower=True,
+    ),
+]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
+Environment = Literal["sandbox", "production"]
+Region = Literal["us", "ca"]
+
+
+class _In(BaseModel):
+    """A request body: strict about types, tolerant of fields it does not know."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+# --- orgs and variables -------------------------------------------------------------------
+
+
+class OrgIn(_In):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+    parent_id: OrgId | None = None
+    m365_tenant_id: Guid | None = None
+    synnex_customer_no: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+        | None
+    ) = None
+
+
+class Org(BaseModel):
+    org_id: str
+    name: str
+    parent_id: str | None = None
+    m365_tenant_id: str | None = None
+    synnex_customer_no: str | None = None
+
+
+class VariableIn(_In):
+    value: Annotated[str, StringConstraints(max_length=1024)]
+    cascade: bool = False
+
+
+class Variable(BaseModel):
+    org_id: str
+    name: str
+    value: str
+    cascade: bool = False
+
+
+class EffectiveVariable(BaseModel):
+    name: str
+    value: str
+    source_org_id: str
+
+
+# --- Synnex credentials ---------------------------------------------------------------------
+
+
+class CredentialsIn(_In):
+    environment: Environment
+    region: Region = "us"
+    client_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+    client_secret: Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+
+
+class SynnexCredentials(BaseModel):
+    """What the secret store keeps per MSP root. The secret never leaves as plain text."""
+
+    environment: Environment
+    region: Region = "us"
+    client_id: str
+    client_secret: SecretStr
+
+
+class CredentialCheck(BaseModel):
+    """The answer of a credential test; `reason` and `detail` only when not valid."""
+
+    valid: bool
+    environment: Environment
+    region: Region
+    customers_visible: int | None = None
+    reason: Literal["invalid_credentials", "no_api_access"] | None = None
+    detail: str | None = None
+
+
+# --- Synnex records -----------------------------------------------------------------------
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    customer_no: str
+    name: str | None = None
+
+
+Term = Literal["annual", "monthly", "triennial", "unknown"]
+
+
+class Subscription(BaseModel):
+    """A Stellr subscription line, parsed defensively. `raw` keeps every field as received."""
+
+    id: str
+    customer_no: str | None = None
+    contract_no: str | None = None
+    vendor: str | None = None
+    product_name: str = ""
+    part_number: str | None = None
+    quantity: int = 0
+    status: str = ""
+    billing_frequency: str | None = None
+    term: Term = "unknown"
+    renewal_date: date | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class SubscriptionOption(BaseModel):
+    """One entry of the form's dropdown."""
+
+    id: str
+    name: str
+    term: Term
+    billing_cycle: str | None
+    quantity: int
+    status: str
+    renewal_date: date | None
+    label: str
+
+
+class SubscriptionLookup(BaseModel):
+    org_id: str
+    enabled: bool
+    subscriptions: list[SubscriptionOption]
+
+
+# --- Graph records ------------------------------------------------------------------------
+
+
+class SubscribedSku(BaseModel):
+    sku_id: str
+    sku_part_number: str = ""
+    applies_to: str = "User"
+    capability_status: str = "Enabled"
+    consumed_units: int = 0
+    enabled_units: int = 0
+    warning_units: int = 0
+    suspended_units: int = 0
+    locked_out_units: int = 0
+
+
+class GraphUser(BaseModel):
+    id: str
+    user_principal_name: str | None = None
+    usage_location: str | None = None
+    assigned_sku_ids: frozenset[str] = frozenset()
+
+
+class LicenseOption(BaseModel):
+    sku_id: str
+    sku_part_number: str
+    total: int
+    consumed: int
+    available: int
+    label: str
+
+
+class LicenseLookup(BaseModel):
+    org_id: str
+    licenses: list[LicenseOption]

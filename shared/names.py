@@ -1,0 +1,33 @@
+"""Names of the queues and tables this app uses; infra/main.bicep creates each of them."""
+
+from __future__ import annotations
+
+# Queues. Triggered queues get a `-poison` twin from the host after maxDequeueCount failures.
+ONBOARDING_EVENTS_QUEUE = "onboarding-events"
+LICENSE_PURCHASES_QUEUE = "license-purchases"
+LICENSE_WAITS_QUEUE = "license-waits"
+ONBOARDING_RESULTS_QUEUE = "onboarding-results"
+
+TRIGGERED_QUEUES = (ONBOARDING_EVENTS_QUEUE, LICENSE_PURCHASES_QUEUE, LICENSE_WAITS_QUEUE)
+ALL_QUEUES = (
+    *TRIGGERED_QUEUES,
+    *(f"{name}-poison" for name in TRIGGERED_QUEUES),
+    ONBOARDING_RESULTS_QUEUE,
+)
+
+# Tables.
+ORGS_TABLE = "orgs"
+ORG_VARIABLES_TABLE = "orgvariables"
+DEV_SECRETS_TABLE = "devsecrets"
+ONBOARDING_LEDGER_TABLE = "onboardingledger"
+PURCHASE_LEDGER_TABLE = "purchaseledger"
+SUBSCRIPTION_LOCKS_TABLE = "subscriptionlocks"
+
+ALL_TABLES = (
+    ORGS_TABLE,
+    ORG_VARIABLES_TABLE,
+    DEV_SECRETS_TABLE,
+    ONBOARDING_LEDGER_TABLE,
+    PURCHASE_LEDGER_TABLE,
+    SUBSCRIPTION_LOCKS_TABLE,
+)

@@ -1,0 +1,87 @@
+"""Settings from the environment (contract section 2), validated once per process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+
+HttpsUrl = Annotated[str, Field(pattern=r"^https?://[^/\s]+(/[^\s]*)?$")]
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads. Names are exactly the app setting names."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=True, extra="ignore", frozen=True, populate_by_name=False
+    )
+
+    AzureWebJobsStorage: str | None = None
+    AzureWebJobsStorage__accountName: str | None = None
+    AzureWebJobsStorage__queueServiceUri: AnyHttpUrl | None = None
+    AzureWebJobsStorage__tableServiceUri: AnyHttpUrl | None = None
+    AzureWebJobsStorage__credential: str | None = None
+    AzureWebJobsStorage__clientId: str | None = None
+
+    KEY_VAULT_URI: AnyHttpUrl | None = None
+    WEBSITE_INSTANCE_ID: str | None = None
+
+    GRAPH_CLIENT_ID: str | None = None
+    GRAPH_CLIENT_SECRET: str | None = Field(default=None, repr=False)
+    GRAPH_AUTHORITY_HOST: HttpsUrl = "https://login.microsoftonline.com"
+    GRAPH_BASE_URL: HttpsUrl = "https://graph.microsoft.com"
+
+    SYNNEX_API_BASE_URL: HttpsUrl | None = None
+    SYNNEX_TOKEN_URL: HttpsUrl | None = None
+
+    LICENSE_WAIT_INITIAL_SECONDS: float = Field(default=60, gt=0)
+    LICENSE_WAIT_MAX_SECONDS: float = Field(default=900, gt=0)
+    LICENSE_WAIT_DEADLINE_HOURS: float = Field(default=24, gt=0)
+    USER_LOOKUP_DEADLINE_SECONDS: float = Field(default=300, ge=0)
+
+    @field_validator(
+        "GRAPH_AUTHORITY_HOST", "GRAPH_BASE_URL", "SYNNEX_API_BASE_URL", "SYNNEX_TOKEN_URL"
+    )
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def running_in_azure(self) -> bool:
+        return bool(self.WEBSITE_INSTANCE_ID)
+
+    def require_storage(self) -> None:
+        """Raise ConfigurationError unless some form of AzureWebJobsStorage is set."""
+        if not (
+            self.AzureWebJobsStorage
+            or self.AzureWebJobsStorage__accountName
+            or self.AzureWebJobsStorage__tableServiceUri
+        ):
+            raise ConfigurationError(
+                "AzureWebJobsStorage",
+                "not set: give a connection string, or AzureWebJobsStorage__accountName",
+            )
+
+    def require_graph(self) -> tuple[str, str]:
+        """The Graph app's client id and secret; ConfigurationError naming the missing one."""
+        if not self.GRAPH_CLIENT_ID:
+            raise ConfigurationError("GRAPH_CLIENT_ID", "not set; it is needed for licence work")
+        if not self.GRAPH_CLIENT_SECRET:
+            raise ConfigurationError(
+                "GRAPH_CLIENT_SECRET", "not set; it is needed for licence work"
+            )
+        return self.GRAPH_CLIENT_ID, self.GRAPH_CLIENT_SECRET
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; ConfigurationError names the first bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        # The message of a validation error may echo the input; say only what was expected.
+        raise ConfigurationError(name, first["msg"]) from None
