@@ -179,3 +179,68 @@ class LicenseOption(BaseModel):
 class LicenseLookup(BaseModel):
     org_id: str
     licenses: list[LicenseOption]
+
+
+# --- onboarding ---------------------------------------------------------------------------
+
+LicenseState = Literal[
+    "pending",
+    "purchasing",
+    "waiting_for_seat",
+    "assigned",
+    "already_assigned",
+    "purchased_and_assigned",
+    "dry_run",
+    "failed",
+]
+TERMINAL_STATES: frozenset[str] = frozenset(
+    {"assigned", "already_assigned", "purchased_and_assigned", "dry_run", "failed"}
+)
+FailureReason = Literal[
+    "invalid_event",
+    "choice_disabled",
+    "no_subscription_chosen",
+    "subscription_not_found",
+    "cap_reached",
+    "org_not_found",
+    "user_not_found",
+    "seat_not_provisioned",
+    "synnex_error",
+    "graph_error",
+]
+
+
+class Transition(BaseModel):
+    """One line of the audit trail."""
+
+    at: str
+    step: str
+    state: LicenseState
+    reason: str | None = None
+    detail: str | None = None
+
+
+class LicenseStatus(BaseModel):
+    sku_id: str
+    synnex_subscription_id: str | None = None
+    state: LicenseState = "pending"
+    reason: FailureReason | None = None
+    detail: str | None = None
+    quantity_before: int | None = None
+    quantity_target: int | None = None
+    history: list[Transition] = Field(default_factory=list)
+
+
+class OnboardingStatus(BaseModel):
+    """Where an onboarding event stands: `GET /api/onboarding/{event_id}`, and the result message."""
+
+    event_id: str
+    org_id: str | None = None
+    user: str | None = None
+    status: Literal["in_progress", "completed", "failed"] = "in_progress"
+    reason: FailureReason | None = None
+    field: str | None = None
+    detail: str | None = None
+    licenses: list[LicenseStatus] = Field(default_factory=list)
+    created_at: str | None = None
+    updated_at: str | None = None

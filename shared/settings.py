@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     """Every setting the app reads. Names are exactly the app setting names."""
 
     model_config = SettingsConfigDict(
-        case_sensitive=True, extra="ignore", frozen=True, populate_by_name=False
+        case_sensitive=True, extra="ignore", frozen=True, env_ignore_empty=True
     )
 
     AzureWebJobsStorage: str | None = None

@@ -1,0 +1,158 @@
+"""The composition root: builds every adapter lazily, once per process.
+
+Importing this module does nothing that can fail or touch the network: settings are read,
+and clients built, on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import httpx
+
+from shared import names
+from shared.errors import ConfigurationError
+from shared.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueServiceClient
+
+    from shared.adapters.graph import GraphClient
+    from shared.adapters.org_store import TableOrgStore
+    from shared.adapters.secret_store import SecretStore
+    from shared.adapters.stellr import StellrClient, StellrTokenCache
+    from shared.adapters.storage import Tables
+    from shared.models import SynnexCredentials
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class Container:
+    """Every adapter the functions need, each built on first use and then kept."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._given_settings = settings
+        self._lock = threading.RLock()
+        self._stellr_clients: dict[tuple[str, ...], StellrClient] = {}
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._given_settings or load_settings()
+
+    @cached_property
+    def tables(self) -> Tables:
+        from shared.adapters.storage import Tables, table_service_from_settings
+
+        return Tables(table_service_from_settings(self.settings))
+
+    @cached_property
+    def queue_service(self) -> QueueServiceClient:
+        from shared.adapters.storage import queue_service_from_settings
+
+        return queue_service_from_settings(self.settings)
+
+    @cached_property
+    def orgs(self) -> TableOrgStore:
+        from shared.adapters.org_store import TableOrgStore
+
+        return TableOrgStore(
+            orgs=lambda: self.tables.get(names.ORGS_TABLE),
+            variables=lambda: self.tables.get(names.ORG_VARIABLES_TABLE),
+        )
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        from shared.adapters.secret_store import KeyVaultSecretStore, TableSecretStore
+
+        settings = self.settings
+        if settings.KEY_VAULT_URI:
+            vault_url = str(settings.KEY_VAULT_URI)
+
+            def secret_client():  # type: ignore[no-untyped-def]
+                from azure.identity import DefaultAzureCredential
+                from azure.keyvault.secrets import SecretClient
+
+                return SecretClient(vault_url=vault_url, credential=DefaultAzureCredential())
+
+            return KeyVaultSecretStore(client=secret_client)
+        if settings.running_in_azure:
+            raise ConfigurationError(
+                "KEY_VAULT_URI",
+                "not set while running in Azure; the devsecrets table is for development only",
+            )
+        return TableSecretStore(table=lambda: self.tables.get(names.DEV_SECRETS_TABLE))
+
+    @cached_property
+    def synnex_http(self) -> httpx.Client:
+        # trust_env stays on: SSL_CERT_FILE and proxy variables are honoured.
+        return httpx.Client(timeout=TIMEOUT, headers={"Accept": "application/json"})
+
+    @cached_property
+    def graph_http(self) -> httpx.Client:
+        return httpx.Client(timeout=TIMEOUT)
+
+    @cached_property
+    def stellr_tokens(self) -> StellrTokenCache:
+        from shared.adapters.stellr import StellrTokenCache
+
+        return StellrTokenCache()
+
+    def stellr_for(self, credentials: SynnexCredentials) -> StellrClient:
+        """The Stellr client for one reseller's credentials, kept for reuse."""
+        from shared.adapters.stellr import StellrClient, stellr_endpoints
+
+        secret_hash = hashlib.sha256(
+            credentials.client_secret.get_secret_value().encode()
+        ).hexdigest()
+        key = (credentials.environment, credentials.region, credentials.client_id, secret_hash)
+        with self._lock:
+            client = self._stellr_clients.get(key)
+            if client is None:
+                endpoints = stellr_endpoints(
+                    credentials.environment, credentials.region,
+                    api_base_url_override=self.settings.SYNNEX_API_BASE_URL,
+                    token_url_override=self.settings.SYNNEX_TOKEN_URL,
+                )
+                client = StellrClient(
+                    http=self.synnex_http, endpoints=endpoints,
+                    client_id=credentials.client_id, client_secret=credentials.client_secret,
+                    token_cache=self.stellr_tokens,
+                )
+                self._stellr_clients[key] = client
+            return client
+
+    @cached_property
+    def graph(self) -> GraphClient:
+        from pydantic import SecretStr
+
+        from shared.adapters.graph import GraphClient
+
+        client_id, client_secret = self.settings.require_graph()
+        return GraphClient(
+            http=self.graph_http, client_id=client_id, client_secret=SecretStr(client_secret),
+            authority_host=self.settings.GRAPH_AUTHORITY_HOST,
+            base_url=self.settings.GRAPH_BASE_URL,
+        )
+
+
+_container: Container | None = None
+_container_lock = threading.Lock()
+
+
+def container() -> Container:
+    """The process-wide container, built on first call."""
+    global _container
+    with _container_lock:
+        if _container is None:
+            _container = Container()
+        return _container
+
+
+def reset_container(replacement: Container | None = None) -> None:
+    """Drop the process-wide container (tests, and the local runner after changing settings)."""
+    global _container
+    with _container_lock:
+        _container = replacement

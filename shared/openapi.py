@@ -1,0 +1,184 @@
+"""The OpenAPI 3.1 description of every HTTP route, built from the same pydantic models."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.models import (
+    CredentialCheck,
+    CredentialsIn,
+    EffectiveVariable,
+    LicenseLookup,
+    OnboardingStatus,
+    Org,
+    OrgIn,
+    SubscriptionLookup,
+    Variable,
+    VariableIn,
+)
+
+_REF = "#/components/schemas/{model}"
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _path_param(name: str, pattern: str) -> dict[str, Any]:
+    return {
+        "name": name, "in": "path", "required": True,
+        "schema": {"type": "string", "pattern": pattern},
+    }
+
+
+ORG_ID = _path_param("org_id", "^[A-Za-z0-9_-]{1,64}$")
+VARIABLE = _path_param("name", "^[a-z0-9_]{1,64}$")
+
+
+def _operation(
+    summary: str, responses: dict[str, Any], *, params: list[dict[str, Any]],
+    body: type[BaseModel] | None = None, anonymous: bool = False,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "operationId": summary.lower().replace(" ", "_").replace("'", ""),
+        "parameters": params,
+        "responses": {**responses, "400": _PROBLEM, "500": _PROBLEM},
+    }
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True, "content": {"application/json": {"schema": _ref(body)}},
+        }
+        operation["responses"].setdefault("422", _PROBLEM)
+    if anonymous:
+        operation["security"] = []
+    return operation
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The whole document (built once per process)."""
+    models: list[type[BaseModel]] = [
+        Org, OrgIn, Variable, VariableIn, EffectiveVariable, CredentialsIn, CredentialCheck,
+        SubscriptionLookup, LicenseLookup, OnboardingStatus,
+    ]
+    components: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=_REF, mode="serialization")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    components["Problem"] = {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"},
+            "status": {"type": "integer"}, "detail": {"type": "string"},
+        },
+        "additionalProperties": True,
+    }
+    upstream = {"502": _PROBLEM, "503": _PROBLEM}
+    not_found = {"404": _PROBLEM}
+    paths: dict[str, Any] = {
+        "/api/orgs/{org_id}": {
+            "put": _operation("Create or replace an org", {
+                "200": _json(_ref(Org), "replaced"), "201": _json(_ref(Org), "created"),
+            }, params=[ORG_ID], body=OrgIn),
+            "get": _operation("Get an org", {"200": _json(_ref(Org), "the org"), **not_found},
+                              params=[ORG_ID]),
+        },
+        "/api/orgs/{org_id}/variables/{name}": {
+            "put": _operation("Set an org variable", {
+                "200": _json(_ref(Variable), "the variable"), **not_found,
+            }, params=[ORG_ID, VARIABLE], body=VariableIn),
+            "get": _operation("Get an org variable", {
+                "200": _json(_ref(Variable), "the org's own variable"), **not_found,
+            }, params=[ORG_ID, VARIABLE]),
+            "delete": _operation("Delete an org variable", {
+                "204": {"description": "deleted, or already gone"}, **not_found,
+            }, params=[ORG_ID, VARIABLE]),
+        },
+        "/api/orgs/{org_id}/variables": {
+            "get": _operation("List org variables", {
+                "200": _json({"oneOf": [
+                    {"type": "array", "items": _ref(Variable)},
+                    {"type": "array", "items": _ref(EffectiveVariable)},
+                ]}, "own variables, or with effective=true every variable that applies"),
+                **not_found,
+            }, params=[ORG_ID, {
+                "name": "effective", "in": "query", "required": False,
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            }]),
+        },
+        "/api/orgs/{org_id}/synnex-credentials": {
+            "put": _operation("Save Synnex credentials", {
+                "200": _json(_ref(CredentialCheck), "valid, and stored"),
+                "422": _PROBLEM, **not_found, **upstream,
+            }, params=[ORG_ID], body=CredentialsIn),
+        },
+        "/api/orgs/{org_id}/synnex-credentials/test": {
+            "post": _operation("Test stored Synnex credentials", {
+                "200": _json(_ref(CredentialCheck), "valid"), "422": _PROBLEM,
+                **not_found, **upstream,
+            }, params=[ORG_ID]),
+        },
+        "/api/orgs/{org_id}/subscriptions": {
+            "get": _operation("List Synnex subscriptions", {
+                "200": _json(_ref(SubscriptionLookup), "the dropdown"), "422": _PROBLEM,
+                **not_found, **upstream,
+            }, params=[ORG_ID]),
+        },
+        "/api/orgs/{org_id}/licenses": {
+            "get": _operation("List tenant licences", {
+                "200": _json(_ref(LicenseLookup), "licences with free seats"), "422": _PROBLEM,
+                **not_found, **upstream,
+            }, params=[ORG_ID]),
+        },
+        "/api/onboarding/{event_id}": {
+            "get": _operation("Get an onboarding event", {
+                "200": _json(_ref(OnboardingStatus), "where the event stands"), **not_found,
+            }, params=[{
+                "name": "event_id", "in": "path", "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+            }]),
+        },
+        "/api/openapi.json": {
+            "get": _operation("Get this document", {
+                "200": _json({"type": "object"}, "OpenAPI 3.1"),
+            }, params=[], anonymous=True),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "MSP licensing",
+            "version": "1.0.0",
+            "description": "Synnex credentials, org variables and the onboarding form's "
+            "licence lookups. Every route but this document needs a function key.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"functionKey": []}, {"functionKeyQuery": []}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "responses": {
+                "Problem": {
+                    "description": "an RFC 9457 problem",
+                    "content": {"application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"},
+                    }},
+                },
+            },
+            "securitySchemes": {
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+            },
+        },
+    }
