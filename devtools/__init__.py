@@ -1,0 +1,1 @@
+"""Development and test tools for the Functions app; never imported by `shared/` or deployed."""
