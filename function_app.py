@@ -6,8 +6,9 @@ import logging
 
 import azure.functions as func
 
-from shared import openapi
+from shared import names, openapi
 from shared.bootstrap import container
+from shared.errors import NotFound
 from shared.models import CredentialCheck, CredentialsIn, OrgIn, VariableIn
 from shared.use_cases import credentials, lookups, orgs
 from shared.web import flag, handles_errors, json_response, parse_body, problem
@@ -139,6 +140,43 @@ def get_licenses(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
+@app.route(route="onboarding/{event_id}", methods=["GET"])
+@handles_errors
+def get_onboarding(req: func.HttpRequest) -> func.HttpResponse:
+    event_id = req.route_params["event_id"]
+    status = container().ledger.status(event_id)
+    if status is None:
+        raise NotFound("onboarding event", event_id)
+    return json_response(status)
+
+
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(openapi.document())
+
+
+# --- the onboarding workflow (queues) ---------------------------------------------------
+# A handler returns normally once its step is recorded (retries it needs are its own delayed
+# messages); an exception leaves the message for the host to deliver again, and after
+# maxDequeueCount to move to the queue's -poison twin.
+
+
+@app.queue_trigger(
+    arg_name="msg", queue_name=names.ONBOARDING_EVENTS_QUEUE, connection="AzureWebJobsStorage"
+)
+def process_onboarding_event(msg: func.QueueMessage) -> None:
+    container().workflow.handle_event(msg.get_body(), message_id=msg.id or "")
+
+
+@app.queue_trigger(
+    arg_name="msg", queue_name=names.LICENSE_PURCHASES_QUEUE, connection="AzureWebJobsStorage"
+)
+def purchase_license(msg: func.QueueMessage) -> None:
+    container().workflow.handle_purchase(msg.get_body())
+
+
+@app.queue_trigger(
+    arg_name="msg", queue_name=names.LICENSE_WAITS_QUEUE, connection="AzureWebJobsStorage"
+)
+def await_license_seat(msg: func.QueueMessage) -> None:
+    container().workflow.handle_wait(msg.get_body())

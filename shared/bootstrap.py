@@ -21,11 +21,15 @@ if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
 
     from shared.adapters.graph import GraphClient
+    from shared.adapters.ledger import TableLedger
+    from shared.adapters.locks import TableLeases
     from shared.adapters.org_store import TableOrgStore
+    from shared.adapters.queues import QueueSender
     from shared.adapters.secret_store import SecretStore
     from shared.adapters.stellr import StellrClient, StellrTokenCache
     from shared.adapters.storage import Tables
     from shared.models import SynnexCredentials
+    from shared.use_cases.onboarding import OnboardingWorkflow
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -135,6 +139,49 @@ class Container:
             http=self.graph_http, client_id=client_id, client_secret=SecretStr(client_secret),
             authority_host=self.settings.GRAPH_AUTHORITY_HOST,
             base_url=self.settings.GRAPH_BASE_URL,
+        )
+
+    @cached_property
+    def ledger(self) -> TableLedger:
+        from shared.adapters.ledger import TableLedger
+
+        return TableLedger(
+            events=lambda: self.tables.get(names.ONBOARDING_LEDGER_TABLE),
+            purchases=lambda: self.tables.get(names.PURCHASE_LEDGER_TABLE),
+        )
+
+    @cached_property
+    def leases(self) -> TableLeases:
+        import time
+
+        from shared.adapters.locks import TableLeases
+
+        return TableLeases(
+            table=lambda: self.tables.get(names.SUBSCRIPTION_LOCKS_TABLE), clock=time.time
+        )
+
+    @cached_property
+    def sender(self) -> QueueSender:
+        from shared.adapters.queues import QueueSender
+
+        return QueueSender(self.queue_service)
+
+    @cached_property
+    def workflow(self) -> OnboardingWorkflow:
+        from datetime import timedelta
+
+        from shared.use_cases.onboarding import OnboardingWorkflow, WaitPolicy
+
+        settings = self.settings
+        policy = WaitPolicy(
+            initial_seconds=settings.LICENSE_WAIT_INITIAL_SECONDS,
+            max_seconds=settings.LICENSE_WAIT_MAX_SECONDS,
+            deadline=timedelta(hours=settings.LICENSE_WAIT_DEADLINE_HOURS),
+            user_lookup_deadline=timedelta(seconds=settings.USER_LOOKUP_DEADLINE_SECONDS),
+        )
+        return OnboardingWorkflow(
+            orgs=self.orgs, ledger=self.ledger, secrets=self.secrets, graph=lambda: self.graph,
+            stellr_for=self.stellr_for, sender=self.sender, leases=self.leases, policy=policy,
         )
 
 

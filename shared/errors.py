@@ -112,3 +112,7 @@ class NoFreeSeat(UpstreamRejected):
 
 class UsageLocationMissing(UpstreamRejected):
     """Graph refused an assignment: the user has no usage location."""
+
+
+class StaleRecord(AppError):
+    """A ledger or lock row changed since it was read (ETag mismatch): re-read and decide again."""
