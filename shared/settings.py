@@ -9,7 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
 
-HttpsUrl = Annotated[str, Field(pattern=r"^https?://[^/\s]+(/[^\s]*)?$")]
+# HTTPS only: the Graph and Stellr secrets travel to these hosts.
+HttpsUrl = Annotated[str, Field(pattern=r"^https://[^/\s]+(/[^\s]*)?$")]
 
 
 class Settings(BaseSettings):
@@ -37,10 +38,10 @@ class Settings(BaseSettings):
     SYNNEX_API_BASE_URL: HttpsUrl | None = None
     SYNNEX_TOKEN_URL: HttpsUrl | None = None
 
-    LICENSE_WAIT_INITIAL_SECONDS: float = Field(default=60, gt=0)
-    LICENSE_WAIT_MAX_SECONDS: float = Field(default=900, gt=0)
-    LICENSE_WAIT_DEADLINE_HOURS: float = Field(default=24, gt=0)
-    USER_LOOKUP_DEADLINE_SECONDS: float = Field(default=300, ge=0)
+    LICENSE_WAIT_INITIAL_SECONDS: float = Field(default=60, gt=0, allow_inf_nan=False)
+    LICENSE_WAIT_MAX_SECONDS: float = Field(default=900, gt=0, allow_inf_nan=False)
+    LICENSE_WAIT_DEADLINE_HOURS: float = Field(default=24, gt=0, allow_inf_nan=False)
+    USER_LOOKUP_DEADLINE_SECONDS: float = Field(default=300, ge=0, allow_inf_nan=False)
 
     @field_validator(
         "GRAPH_AUTHORITY_HOST", "GRAPH_BASE_URL", "SYNNEX_API_BASE_URL", "SYNNEX_TOKEN_URL"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 from azure.core.exceptions import (
@@ -100,10 +100,8 @@ class Tables:
             if client is None:
                 client = self._service.get_table_client(name)
                 with storage_errors(f"create table {name}"):
-                    try:
+                    with suppress(ResourceExistsError):
                         client.create_table()
-                    except ResourceExistsError:
-                        pass
                 self._ready[name] = client
         return client
 

@@ -1,0 +1,235 @@
+"""The whole app on this machine, on embedded defaults: Azurite, the Stellr/Entra/Graph
+simulators over HTTPS, and the functions (under `func start` where Core Tools is installed,
+else the local runner), seeded with a demo MSP and customer. Ctrl-C stops everything.
+
+    scripts/run-local            # what the README's run command does
+    python -m devtools.stack     # the same, once scripts/setup has run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from devtools.simulators import seed
+from devtools.simulators.server import Simulators, start_simulators
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+
+# Azurite's published development account; not a secret.
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+# Short waits so a demo purchase completes in seconds, not the production minutes.
+DEMO_SETTINGS = {
+    "LICENSE_WAIT_INITIAL_SECONDS": "5",
+    "LICENSE_WAIT_MAX_SECONDS": "20",
+    "LICENSE_WAIT_DEADLINE_HOURS": "1",
+    "USER_LOOKUP_DEADLINE_SECONDS": "60",
+}
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _port_free(port):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {seconds}s")
+
+
+def azurite_connection_string(blob: int, queue: int, table: int) -> str:
+    account = "devstoreaccount1"
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{blob}/{account};"
+        f"QueueEndpoint=http://127.0.0.1:{queue}/{account};"
+        f"TableEndpoint=http://127.0.0.1:{table}/{account};"
+    )
+
+
+@contextmanager
+def azurite(*, in_memory: bool) -> Iterator[str]:
+    """Azurite on 10000-10002 when free (where Storage Explorer looks), else free ports."""
+    binary = ROOT / "node_modules" / ".bin" / "azurite"
+    if not binary.exists():
+        raise SystemExit("Azurite is missing: run scripts/setup (it runs npm ci)")
+    ports = [10000, 10001, 10002]
+    if not all(_port_free(p) for p in ports):
+        ports = [_free_port() for _ in range(3)]
+    storage = ["--inMemoryPersistence"] if in_memory else [
+        "--location", str(LOCAL / "azurite")]
+    process = subprocess.Popen(
+        [str(binary), "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose",
+         *storage,
+         "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
+         "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]),
+         "--tableHost", "127.0.0.1", "--tablePort", str(ports[2])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for port in ports:
+            _wait_for_port(port)
+        yield azurite_connection_string(*ports)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Stack:
+    api: str
+    storage: str
+    simulators: Simulators
+    env: dict[str, str]
+
+
+def app_environment(storage: str, simulators: Simulators) -> dict[str, str]:
+    """Every setting the app reads, pointed at this machine's stand-ins."""
+    return {
+        "AzureWebJobsStorage": storage,
+        **simulators.env(),
+        "GRAPH_CLIENT_ID": seed.GRAPH_CLIENT_ID,
+        "GRAPH_CLIENT_SECRET": seed.GRAPH_CLIENT_SECRET,
+        **DEMO_SETTINGS,
+    }
+
+
+@contextmanager
+def functions(env: dict[str, str], port: int) -> Iterator[str]:
+    """The functions: `func start` where Core Tools is installed, else the local runner."""
+    os.environ.update(env)
+    if shutil.which("func"):
+        settings = ROOT / "local.settings.json"
+        settings.write_text(json.dumps({"IsEncrypted": False, "Values": {
+            "FUNCTIONS_WORKER_RUNTIME": "python", **env}}, indent=2))
+        process = subprocess.Popen(["func", "start", "--port", str(port)], cwd=ROOT)
+        try:
+            _wait_for_port(port, seconds=120)
+            yield f"http://127.0.0.1:{port}/api"
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        return
+
+    from devtools.runner import LocalHost, QueueOptions
+
+    import function_app
+
+    local = LocalHost(function_app.app, QueueOptions.from_host_json(ROOT / "host.json"),
+                      env["AzureWebJobsStorage"])
+    local.serve_http("127.0.0.1", port)
+    local.start_queues()
+    try:
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        local.stop()
+
+
+def seed_demo(api: str) -> None:
+    """Northwind IT (the MSP, sandbox credentials, subscription choice on for every customer)
+    over Contoso Ltd (a customer with a tenant and a Synnex customer number)."""
+    with httpx.Client(base_url=api, timeout=30) as client:
+        steps = [
+            ("PUT", "/orgs/northwind", {"name": "Northwind IT"}),
+            ("PUT", "/orgs/contoso", {
+                "name": "Contoso Ltd", "parent_id": "northwind",
+                "m365_tenant_id": seed.CONTOSO_TENANT_ID,
+                "synnex_customer_no": seed.CONTOSO_CUSTOMER_NO}),
+            ("PUT", "/orgs/northwind/variables/licencing_choose_subscription",
+             {"value": "1", "cascade": True}),
+            ("PUT", "/orgs/northwind/synnex-credentials", {
+                "environment": "sandbox", "region": "us",
+                "client_id": seed.SANDBOX_CLIENT_ID,
+                "client_secret": seed.SANDBOX_CLIENT_SECRET}),
+        ]
+        for method, path, body in steps:
+            response = client.request(method, path, json=body)
+            if response.status_code >= 300:
+                raise RuntimeError(f"seeding {method} {path}: {response.status_code} "
+                                   f"{response.text}")
+
+
+@contextmanager
+def run_stack(*, port: int = 7071, sim_port: int | None = 8443, in_memory: bool = False,
+              seed_data: bool = True, provisioning_delay: float = 5.0) -> Iterator[Stack]:
+    LOCAL.mkdir(exist_ok=True)
+    with ExitStack() as stack:
+        storage = stack.enter_context(azurite(in_memory=in_memory))
+        sim_ports: int = sim_port if sim_port and all(
+            _port_free(sim_port + i) for i in range(4)) else 0
+        simulators = stack.enter_context(start_simulators(
+            LOCAL / "pki", ports=sim_ports, provisioning_delay=provisioning_delay,
+            seat_change_delay=2.0))
+        env = app_environment(storage, simulators)
+        api = stack.enter_context(functions(env, port))
+        if seed_data:
+            seed_demo(api)
+        yield Stack(api=api, storage=storage, simulators=simulators, env=env)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the app locally on embedded defaults.")
+    parser.add_argument("--port", type=int, default=7071)
+    parser.add_argument("--in-memory", action="store_true",
+                        help="keep Azurite's data in memory instead of .local/azurite")
+    args = parser.parse_args(argv)
+
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    with run_stack(port=args.port, in_memory=args.in_memory) as stack:
+        urls = stack.simulators.urls
+        print(f"""
+MSP licensing is running on this machine (Ctrl-C stops everything).
+
+  functions     {stack.api}/   (host: {"func start" if shutil.which("func") else "local runner"})
+  OpenAPI       {stack.api}/openapi.json
+  Azurite       {stack.storage.split("QueueEndpoint=")[1].split(";")[0]} (queues)
+  Stellr sim    {urls.synnex_api_base_url}   token {urls.synnex_token_url}
+  Entra sim     {urls.graph_authority_host}
+  Graph sim     {urls.graph_base_url}
+  CA            {stack.simulators.ca_file}
+
+Seeded: MSP org 'northwind' (sandbox Synnex credentials, licencing_choose_subscription=1
+cascading) and customer org 'contoso' (tenant {seed.CONTOSO_TENANT_ID}, Synnex customer
+{seed.CONTOSO_CUSTOMER_NO}). The README walks through every route from here.
+""", flush=True)
+        stopped.wait()
+        print("stopping...", flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
