@@ -1,0 +1,384 @@
+"""HTTP: the form's lookups, Synnex subscriptions and tenant licences (contract section 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import respx
+
+from tests.http.conftest import (
+    CONTOSO_CUSTOMER_NO,
+    GRAPH_SECRET,
+    GRAPH_TOKEN,
+    SYNNEX_SECRET,
+    SYNNEX_TOKEN,
+    Api,
+    Graph,
+    Stellr,
+    everything_logged,
+    restart,
+    stellr_pages,
+)
+
+CHOOSE = "licencing_choose_subscription"
+
+ENTERPRISEPACK = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+SPB = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+WINDOWS_STORE = "6470687e-a428-4b7a-bef2-8a291ad947c9"
+FLOW_FREE = "f30db892-07e9-47e9-837c-80727f46fd3d"
+
+
+def line(**fields: Any) -> dict[str, Any]:
+    """A Stellr subscription line of Contoso."""
+    return {
+        "contractNo": fields["id"].split("_")[0],
+        "customerNo": CONTOSO_CUSTOMER_NO,
+        "vendorName": "Microsoft",
+        "status": "active",
+        "billingFrequency": "month",
+        "renewalDate": "2027-03-01",
+        **fields,
+    }
+
+
+BUSINESS_PREMIUM = line(
+    id="411833_1",
+    productName="Microsoft 365 Business Premium (NCE Annual)",
+    mfgPartNo="CFQ7TTC0LCHC:0002",
+    quantity=12,
+    term="annual",
+)
+OFFICE_E3_BLANK_STATUS = line(
+    id="411840_1",
+    productName="Office 365 E3",
+    mfgPartNo="CFQ7TTC0LF8Q:0001",
+    quantity=25,
+    status="",
+    term="P1M",
+    billingFrequency="monthly",
+    renewalDate="2026-07-15",
+)
+E5_SUSPENDED = line(
+    id="411835_1",
+    productName="Microsoft 365 E5 (NCE Annual)",
+    mfgPartNo="CFQ7TTC0LFLZ:0002",
+    quantity=3,
+    status="suspended",
+    term="annual",
+)
+CISCO_WEBEX = line(
+    id="502211_1",
+    vendorName="Cisco",
+    productName="Webex Meetings Business",
+    mfgPartNo="A-FLEX-3-MS",
+    quantity=40,
+)
+# Enough other lines to fill Stellr's first page of 100 and push the E3 line to page 2.
+ADOBE_FILLER = [
+    line(id=f"6{n:05d}_1", vendorName="Adobe", productName="Acrobat Pro", quantity=1)
+    for n in range(97)
+]
+CONTOSO_LINES = [BUSINESS_PREMIUM, CISCO_WEBEX, E5_SUSPENDED, *ADOBE_FILLER, OFFICE_E3_BLANK_STATUS]
+
+
+def sku(sku_id: str, part: str, enabled: int, consumed: int, **extra: Any) -> dict[str, Any]:
+    """A Graph subscribedSku record."""
+    return {
+        "skuId": sku_id,
+        "skuPartNumber": part,
+        "appliesTo": "User",
+        "capabilityStatus": "Enabled",
+        "consumedUnits": consumed,
+        "prepaidUnits": {"enabled": enabled, "warning": 0, "suspended": 0, "lockedOut": 0},
+        **extra,
+    }
+
+
+CONTOSO_SKUS = [
+    sku(SPB.upper(), "SPB", enabled=10, consumed=12),
+    sku(ENTERPRISEPACK, "ENTERPRISEPACK", enabled=25, consumed=22),
+    sku(WINDOWS_STORE, "WINDOWS_STORE", enabled=1, consumed=0, appliesTo="Company"),
+    sku(FLOW_FREE, "FLOW_FREE", enabled=10000, consumed=4, capabilityStatus="Suspended"),
+]
+
+
+def choose_subscription(api: Api, org_id: str, value: str = "1", *, cascade: bool = True) -> None:
+    assert api.put_variable(org_id, CHOOSE, {"value": value, "cascade": cascade}).status == 200
+
+
+class TestGetSubscriptions:
+    def test_offers_nothing_and_calls_no_one_when_the_choice_is_unset(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """No licencing_choose_subscription anywhere: disabled, empty, zero Synnex calls."""
+        subscriptions = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
+        answer = api.subscriptions(customer)
+        assert answer.status == 200
+        assert answer.json == {"org_id": customer, "enabled": False, "subscriptions": []}
+        assert (stellr.token.call_count, subscriptions.call_count) == (0, 0)
+        assert stellr.call_count() == 0
+
+    @pytest.mark.parametrize(
+        ("value", "cascade"), [("0", True), ("yes", True), ("true", True), ("1", False)]
+    )
+    def test_offers_nothing_and_calls_no_one_when_the_choice_is_off(
+        self,
+        api: Api,
+        msp_with_credentials: str,
+        customer: str,
+        stellr: Stellr,
+        value: str,
+        cascade: bool,
+    ) -> None:
+        """Anything but "1", or "1" at the MSP without cascade: disabled, zero Synnex calls."""
+        choose_subscription(api, msp_with_credentials, value, cascade=cascade)
+        subscriptions = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
+        answer = api.subscriptions(customer)
+        assert answer.json == {"org_id": customer, "enabled": False, "subscriptions": []}
+        assert subscriptions.call_count == 0
+        assert stellr.call_count() == 0
+
+    def test_offers_the_active_microsoft_lines_across_pages(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Choice on at the MSP: Microsoft active lines of both pages; Cisco and suspended go."""
+        choose_subscription(api, msp_with_credentials)
+        subscriptions = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
+        answer = api.subscriptions(customer)
+        assert answer.status == 200
+        assert answer.json == {
+            "org_id": customer,
+            "enabled": True,
+            "subscriptions": [
+                {
+                    "id": "411833_1",
+                    "name": "Microsoft 365 Business Premium",
+                    "term": "annual",
+                    "billing_cycle": "monthly",
+                    "quantity": 12,
+                    "status": "active",
+                    "renewal_date": "2027-03-01",
+                    "label": (
+                        "Microsoft 365 Business Premium · Annual (NCE) · monthly billing · 12 seats"
+                    ),
+                },
+                {
+                    "id": "411840_1",
+                    "name": "Office 365 E3",
+                    "term": "monthly",
+                    "billing_cycle": "monthly",
+                    "quantity": 25,
+                    "status": "active",
+                    "renewal_date": "2026-07-15",
+                    "label": "Office 365 E3 · Monthly (NCE) · monthly billing · 25 seats",
+                },
+            ],
+        }
+        pages = sorted(int(call.request.url.params["pageNo"]) for call in subscriptions.calls)
+        assert pages == [1, 2]
+        assert {call.request.headers["Authorization"] for call in subscriptions.calls} == {
+            f"Bearer {SYNNEX_TOKEN}"
+        }
+
+    def test_uses_the_msp_roots_credentials_below_a_reseller(
+        self, api: Api, msp_with_credentials: str, stellr: Stellr, new_id: Callable[[str], str]
+    ) -> None:
+        """MSP > reseller > customer: the MSP's cascade and credentials serve the customer."""
+        reseller, customer = new_id("northwind-east"), new_id("contoso")
+        api.put_org(reseller, {"name": "Northwind East", "parent_id": msp_with_credentials})
+        api.put_org(
+            customer,
+            {
+                "name": "Contoso Ltd",
+                "parent_id": reseller,
+                "synnex_customer_no": CONTOSO_CUSTOMER_NO,
+            },
+        )
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages([BUSINESS_PREMIUM]))
+        answer = api.subscriptions(customer)
+        assert answer.status == 200
+        assert [s["id"] for s in answer.json["subscriptions"]] == ["411833_1"]
+
+    def test_answers_503_with_retry_after_when_synnex_throttles(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Synnex 429 with Retry-After 120: 503 with Retry-After 120."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().respond(429, headers={"Retry-After": "120"})
+        answer = api.subscriptions(customer)
+        assert answer.is_problem(503)
+        assert answer.headers["Retry-After"] == "120"
+
+    def test_answers_503_when_synnex_is_down(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Synnex 503 on every try: 503 with Retry-After."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().respond(503)
+        answer = api.subscriptions(customer)
+        assert answer.is_problem(503)
+        assert int(answer.headers["Retry-After"]) >= 1
+
+    def test_answers_502_when_synnex_does_not_know_the_customer(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Synnex 404 for the customer number: 502, an upstream fault."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().respond(404, json={"message": "Customer not found"})
+        assert api.subscriptions(customer).is_problem(502)
+
+    def test_refuses_an_org_without_a_synnex_customer_number_with_422(
+        self, api: Api, msp_with_credentials: str, stellr: Stellr, new_id: Callable[[str], str]
+    ) -> None:
+        """Choice on but no synnex_customer_no: 422 naming it, Synnex not called."""
+        org_id = new_id("fabrikam")
+        api.put_org(org_id, {"name": "Fabrikam", "parent_id": msp_with_credentials})
+        choose_subscription(api, msp_with_credentials)
+        answer = api.subscriptions(org_id)
+        assert answer.is_problem(422)
+        assert "synnex_customer_no" in answer.detail
+        assert stellr.call_count() == 0
+
+    def test_refuses_when_the_msp_has_no_credentials_with_422(
+        self, api: Api, msp: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Choice on, but the MSP root stored no credentials: 422 saying so."""
+        choose_subscription(api, msp)
+        answer = api.subscriptions(customer)
+        assert answer.is_problem(422)
+        assert "credentials" in answer.detail
+        assert stellr.call_count() == 0
+
+    def test_answers_404_for_an_unknown_org(self, api: Api, new_id: Callable[[str], str]) -> None:
+        """An unknown org: 404."""
+        assert api.subscriptions(new_id("nobody")).is_problem(404)
+
+    def test_answers_400_for_a_malformed_org_id(self, api: Api) -> None:
+        """A malformed org id: 400 naming org_id."""
+        answer = api.subscriptions("contoso.ltd")
+        assert answer.is_problem(400)
+        assert "org_id" in answer.detail
+
+
+class TestGetLicenses:
+    def test_lists_assignable_licenses_with_their_free_seats(
+        self, api: Api, customer: str, graph: Graph
+    ) -> None:
+        """User SKUs with free seats (never below 0); company and suspended SKUs left out."""
+        login = graph.login()
+        skus = graph.subscribed_skus().respond(200, json={"value": CONTOSO_SKUS})
+        answer = api.licenses(customer)
+        assert answer.status == 200
+        assert answer.json == {
+            "org_id": customer,
+            "licenses": [
+                {
+                    "sku_id": ENTERPRISEPACK,
+                    "sku_part_number": "ENTERPRISEPACK",
+                    "total": 25,
+                    "consumed": 22,
+                    "available": 3,
+                    "label": "ENTERPRISEPACK · 3 of 25 free",
+                },
+                {
+                    "sku_id": SPB,
+                    "sku_part_number": "SPB",
+                    "total": 10,
+                    "consumed": 12,
+                    "available": 0,
+                    "label": "SPB · 0 of 10 free",
+                },
+            ],
+        }
+        assert login.token.call_count == 1
+        assert skus.calls.last.request.headers["Authorization"] == f"Bearer {GRAPH_TOKEN}"
+
+    def test_answers_503_with_retry_after_when_graph_throttles(
+        self, api: Api, customer: str, graph: Graph
+    ) -> None:
+        """Graph 429 with Retry-After 120: 503 with Retry-After 120."""
+        graph.login()
+        graph.subscribed_skus().respond(429, headers={"Retry-After": "120"})
+        answer = api.licenses(customer)
+        assert answer.is_problem(503)
+        assert answer.headers["Retry-After"] == "120"
+
+    def test_answers_503_when_graph_is_down(self, api: Api, customer: str, graph: Graph) -> None:
+        """Graph 503 on every try: 503 with Retry-After."""
+        graph.login()
+        graph.subscribed_skus().respond(503)
+        answer = api.licenses(customer)
+        assert answer.is_problem(503)
+        assert int(answer.headers["Retry-After"]) >= 1
+
+    def test_answers_502_when_the_app_lacks_consent(
+        self, api: Api, customer: str, graph: Graph
+    ) -> None:
+        """Graph 403: 502, naming the missing permission or consent."""
+        graph.login()
+        graph.subscribed_skus().respond(
+            403,
+            json={"error": {"code": "Authorization_RequestDenied", "message": "Insufficient"}},
+        )
+        answer = api.licenses(customer)
+        assert answer.is_problem(502)
+        assert "consent" in answer.detail
+
+    def test_refuses_an_org_without_a_tenant_with_422(
+        self, api: Api, msp: str, graph: Graph, router: respx.MockRouter
+    ) -> None:
+        """No m365_tenant_id: 422 naming it, and Graph is not called."""
+        answer = api.licenses(msp)
+        assert answer.is_problem(422)
+        assert "m365_tenant_id" in answer.detail
+        assert router.calls.call_count == 0
+
+    def test_names_a_missing_graph_setting_with_500(
+        self, api: Api, customer: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """GRAPH_CLIENT_ID unset: 500 naming the setting."""
+        monkeypatch.delenv("GRAPH_CLIENT_ID")
+        restart()  # settings are read once per process
+        answer = api.licenses(customer)
+        assert answer.is_problem(500)
+        assert "GRAPH_CLIENT_ID" in answer.detail
+
+    def test_answers_404_for_an_unknown_org(self, api: Api, new_id: Callable[[str], str]) -> None:
+        """An unknown org: 404."""
+        assert api.licenses(new_id("nobody")).is_problem(404)
+
+    def test_answers_400_for_a_malformed_org_id(self, api: Api) -> None:
+        """A malformed org id: 400 naming org_id."""
+        answer = api.licenses("contoso ltd")
+        assert answer.is_problem(400)
+        assert "org_id" in answer.detail
+
+
+class TestLookupSecrecy:
+    def test_never_shows_a_secret_or_token_in_an_answer_or_a_log(
+        self,
+        api: Api,
+        msp_with_credentials: str,
+        customer: str,
+        stellr: Stellr,
+        graph: Graph,
+        debug_logs: pytest.LogCaptureFixture,
+    ) -> None:
+        """Both lookups, working and failing: no Graph or Synnex secret or token is shown."""
+        choose_subscription(api, msp_with_credentials)
+        route = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
+        api.subscriptions(customer)
+        route.respond(429, headers={"Retry-After": "120"})
+        api.subscriptions(customer)
+        graph.login()
+        skus = graph.subscribed_skus().respond(200, json={"value": CONTOSO_SKUS})
+        api.licenses(customer)
+        skus.respond(403, json={"error": {"code": "Forbidden", "message": "no"}})
+        api.licenses(customer)
+        assert [a.status for a in api.answers[-4:]] == [200, 503, 200, 502]
+        for secret in (SYNNEX_SECRET, SYNNEX_TOKEN, GRAPH_SECRET, GRAPH_TOKEN):
+            assert all(secret not in a.text for a in api.answers)
+            assert secret not in everything_logged(debug_logs)
