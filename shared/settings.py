@@ -60,6 +60,7 @@ class Settings(BaseSettings):
             self.AzureWebJobsStorage
             or self.AzureWebJobsStorage__accountName
             or self.AzureWebJobsStorage__tableServiceUri
+            or self.AzureWebJobsStorage__queueServiceUri
         ):
             raise ConfigurationError(
                 "AzureWebJobsStorage",

@@ -20,7 +20,7 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient
 
-from shared.errors import Unavailable
+from shared.errors import ConfigurationError, Unavailable
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -59,6 +59,12 @@ def table_service_from_settings(settings: Settings) -> TableServiceClient:
     settings.require_storage()
     if settings.AzureWebJobsStorage:
         return TableServiceClient.from_connection_string(settings.AzureWebJobsStorage)
+    if not (settings.AzureWebJobsStorage__tableServiceUri
+            or settings.AzureWebJobsStorage__accountName):
+        raise ConfigurationError(
+            "AzureWebJobsStorage__tableServiceUri",
+            "not set: identity-based storage needs __accountName or __tableServiceUri for tables",
+        )
     endpoint = (
         str(settings.AzureWebJobsStorage__tableServiceUri)
         if settings.AzureWebJobsStorage__tableServiceUri
@@ -74,6 +80,12 @@ def queue_service_from_settings(settings: Settings) -> QueueServiceClient:
     settings.require_storage()
     if settings.AzureWebJobsStorage:
         return QueueServiceClient.from_connection_string(settings.AzureWebJobsStorage)
+    if not (settings.AzureWebJobsStorage__queueServiceUri
+            or settings.AzureWebJobsStorage__accountName):
+        raise ConfigurationError(
+            "AzureWebJobsStorage__queueServiceUri",
+            "not set: identity-based storage needs __accountName or __queueServiceUri for queues",
+        )
     endpoint = (
         str(settings.AzureWebJobsStorage__queueServiceUri)
         if settings.AzureWebJobsStorage__queueServiceUri

@@ -215,3 +215,18 @@ class TestRequireStorage:
         with pytest.raises(ConfigurationError) as caught:
             load_settings().require_storage()
         assert caught.value.setting == "AzureWebJobsStorage"
+
+
+class TestIdentityBasedStorage:
+    def test_names_the_queue_setting_when_only_tables_are_given(self) -> None:
+        """Identity-based storage with a table URI alone cannot reach the queues."""
+        from shared.adapters.storage import queue_service_from_settings
+        from shared.errors import ConfigurationError
+        from shared.settings import Settings
+
+        settings = Settings(
+            AzureWebJobsStorage__tableServiceUri="https://stcontoso.table.core.windows.net"
+        )
+        with pytest.raises(ConfigurationError) as caught:
+            queue_service_from_settings(settings)
+        assert caught.value.setting == "AzureWebJobsStorage__queueServiceUri"
