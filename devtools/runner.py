@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import re
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -90,6 +92,27 @@ def _route_pattern(template: str) -> re.Pattern[str]:
     return re.compile(f"^/api/{regex}/?$")
 
 
+_indexed: weakref.WeakKeyDictionary[func.FunctionApp, list[func.Function]] = (
+    weakref.WeakKeyDictionary()
+)
+_indexed_lock = threading.Lock()
+
+
+def indexed_functions(app: func.FunctionApp) -> list[func.Function]:
+    """`app.get_functions()`, called once per app and process and then reused.
+
+    The worker indexes an app once; azure-functions (1.26) raises ValueError ("does not have a
+    unique function name") on a second `get_functions()`, so a process that starts the runner
+    twice (a test session with several stacks) or also indexes the app itself goes through here.
+    """
+    with _indexed_lock:
+        functions = _indexed.get(app)
+        if functions is None:
+            functions = app.get_functions()
+            _indexed[app] = functions
+        return functions
+
+
 class LocalHost:
     """Indexes `function_app` like the worker does, then serves and polls."""
 
@@ -97,19 +120,18 @@ class LocalHost:
         self.options = options
         self.routes: list[HttpRoute] = []
         self.queue_functions: dict[str, Callable[[func.QueueMessage], None]] = {}
-        for function in app.get_functions():
+        for function in indexed_functions(app):
             trigger = function.get_bindings()[0].get_dict_repr()
+            name = str(function.get_function_name())
             if trigger["type"] == "httpTrigger":
                 self.routes.append(
                     HttpRoute(
-                        name=function.get_function_name(),
+                        name=name,
                         methods=frozenset(
                             str(getattr(m, "value", m)).upper()
                             for m in trigger.get("methods") or ["GET", "POST"]
                         ),
-                        pattern=_route_pattern(
-                            trigger.get("route") or function.get_function_name()
-                        ),
+                        pattern=_route_pattern(str(trigger.get("route") or name)),
                         handler=function.get_user_function(),
                     )
                 )
@@ -118,6 +140,8 @@ class LocalHost:
         self._connection = connection
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pollers: list[threading.Thread] = []
+        self._pools: list[tuple[ThreadPoolExecutor, threading.Semaphore, int]] = []
         self._server: ThreadingHTTPServer | None = None
 
     # --- HTTP ----------------------------------------------------------------------------
@@ -132,6 +156,13 @@ class LocalHost:
                 local._dispatch(self)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _handle
+
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                # Any other method (OPTIONS, TRACE, ...) gets the same 404/405 problem answer
+                # as a known one, not http.server's HTML 501 (a 5xx the host never gives).
+                if name.startswith("do_"):
+                    return self._handle
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http %s", format % args)
@@ -210,14 +241,17 @@ class LocalHost:
         workers = self.options.batch_size + self.options.new_batch_threshold
         for queue_name, function in self.queue_functions.items():
             pool = ThreadPoolExecutor(workers, thread_name_prefix=queue_name)
+            in_flight = threading.Semaphore(workers)
             thread = threading.Thread(
                 target=self._poll,
-                args=(service, queue_name, function, pool, workers),
+                args=(service, queue_name, function, pool, in_flight),
                 name=f"poll-{queue_name}",
                 daemon=True,
             )
             thread.start()
             self._threads.append(thread)
+            self._pollers.append(thread)
+            self._pools.append((pool, in_flight, workers))
 
     def _poll(
         self,
@@ -225,7 +259,7 @@ class LocalHost:
         queue_name: str,
         function: Callable[[func.QueueMessage], None],
         pool: ThreadPoolExecutor,
-        workers: int,
+        in_flight: threading.Semaphore,
     ) -> None:
         from azure.core.exceptions import AzureError, ResourceExistsError
 
@@ -233,10 +267,10 @@ class LocalHost:
         poison = service.get_queue_client(f"{queue_name}-poison")
         for client in (queue, poison):
             try:
-                client.create_queue()
-            except ResourceExistsError:
-                pass
-        in_flight = threading.Semaphore(workers)
+                with contextlib.suppress(ResourceExistsError):
+                    client.create_queue()
+            except AzureError as exc:
+                log.warning("create queue %s failed: %s", client.queue_name, exc)
         idle = 0.1
         while not self._stop.is_set():
             try:
@@ -257,8 +291,31 @@ class LocalHost:
                 continue
             idle = 0.1
             for message in messages:
-                in_flight.acquire()
-                pool.submit(self._run_one, queue, poison, queue_name, function, message, in_flight)
+                if not self._take_slot(in_flight):
+                    self._hand_back(queue, message)
+                    continue
+                try:
+                    pool.submit(
+                        self._run_one, queue, poison, queue_name, function, message, in_flight
+                    )
+                except RuntimeError:  # the pool was shut down: the host is stopping
+                    in_flight.release()
+                    self._hand_back(queue, message)
+
+    def _take_slot(self, in_flight: threading.Semaphore) -> bool:
+        """Wait for a free worker; False once the host is stopping."""
+        while not self._stop.is_set():
+            if in_flight.acquire(timeout=0.2):
+                return True
+        return False
+
+    @staticmethod
+    def _hand_back(queue: Any, message: Any) -> None:
+        """A message received but not run: visible again at once, not after its lease."""
+        from azure.core.exceptions import AzureError
+
+        with contextlib.suppress(AzureError):
+            queue.update_message(message, pop_receipt=message.pop_receipt, visibility_timeout=0)
 
     def _run_one(
         self,
@@ -270,6 +327,9 @@ class LocalHost:
         in_flight: threading.Semaphore,
     ) -> None:
         try:
+            if self._stop.is_set():
+                self._hand_back(queue, message)
+                return
             text = message.content
             body = text.encode() if isinstance(text, str) else bytes(text)
             if self.options.message_encoding == "base64":
@@ -281,7 +341,7 @@ class LocalHost:
                     )
                     self._to_poison(queue, poison, message)
                     return
-            queue_message = QueueMessage(
+            queue_message = QueueMessage(  # type: ignore[no-untyped-call]  # untyped SDK
                 id=message.id,
                 body=body,
                 dequeue_count=message.dequeue_count,
@@ -319,11 +379,25 @@ class LocalHost:
         poison.send_message(message.content)
         queue.delete_message(message)
 
-    def stop(self) -> None:
+    def stop(self, drain_seconds: float = 15.0) -> None:
+        """Stop serving and polling, then wait up to `drain_seconds` for running functions.
+
+        Waiting matters in a process that starts another host afterwards (a test session):
+        a function still running would otherwise read the next host's settings.
+        """
         self._stop.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        deadline = time.monotonic() + drain_seconds
+        for thread in self._pollers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for pool, in_flight, workers in self._pools:
+            pool.shutdown(wait=False)
+            for _ in range(workers):
+                if not in_flight.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                    log.warning("functions still running after %ss; not waiting", drain_seconds)
+                    return
 
 
 def load_local_settings(path: Path) -> None:

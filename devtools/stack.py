@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Literal
 
 import httpx
 
@@ -54,11 +57,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(port: int, seconds: float = 30) -> None:
+def _wait_for_port(
+    port: int,
+    seconds: float = 30,
+    *,
+    process: subprocess.Popen[bytes] | None = None,
+    errors: IO[bytes] | None = None,
+) -> None:
+    """Wait until something listens on `port`; RuntimeError after `seconds`, or at once when
+    `process` (the one meant to listen) has exited, with the end of its `errors` output."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not _port_free(port):
             return
+        if process is not None and process.poll() is not None:
+            error = ""
+            if errors is not None:
+                errors.seek(0)
+                error = errors.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(
+                f"process {process.pid} exited with {process.returncode} before listening on "
+                f"port {port}: {error.strip()}"
+            )
         time.sleep(0.1)
     raise RuntimeError(f"nothing listens on port {port} after {seconds}s")
 
@@ -73,35 +93,44 @@ def azurite_connection_string(blob: int, queue: int, table: int) -> str:
     )
 
 
-@contextmanager
-def azurite(*, in_memory: bool) -> Iterator[str]:
-    """Azurite on 10000-10002 when free (where Storage Explorer looks), else free ports."""
+def _azurite_binary() -> Path:
     binary = ROOT / "node_modules" / ".bin" / "azurite"
-    if not binary.exists():
-        raise SystemExit("Azurite is missing: run scripts/setup (it runs npm ci)")
+    if binary.exists():
+        return binary
+    found = shutil.which("azurite")
+    if found:
+        return Path(found)
+    raise RuntimeError("Azurite is missing: run scripts/setup (it runs npm ci)")
+
+
+@contextmanager
+def azurite(*, in_memory: bool, free_ports: bool = False) -> Iterator[str]:
+    """Azurite on 10000-10002 when free (where Storage Explorer looks), else on free ports;
+    `free_ports` always takes free ones (tests). Raises RuntimeError when it cannot start."""
+    binary = _azurite_binary()
     ports = [10000, 10001, 10002]
-    if not all(_port_free(p) for p in ports):
+    if free_ports or not all(_port_free(p) for p in ports):
         ports = [_free_port() for _ in range(3)]
-    storage = ["--inMemoryPersistence"] if in_memory else [
-        "--location", str(LOCAL / "azurite")]
-    process = subprocess.Popen(
-        [str(binary), "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose",
-         *storage,
-         "--blobHost", "127.0.0.1", "--blobPort", str(ports[0]),
-         "--queueHost", "127.0.0.1", "--queuePort", str(ports[1]),
-         "--tableHost", "127.0.0.1", "--tablePort", str(ports[2])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        for port in ports:
-            _wait_for_port(port)
-        yield azurite_connection_string(*ports)
-    finally:
-        process.terminate()
+    storage = ["--inMemoryPersistence"] if in_memory else ["--location", str(LOCAL / "azurite")]
+    address = "127.0.0.1"
+    command = [str(binary), "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose"]
+    command += storage
+    for service, port in zip(("blob", "queue", "table"), ports, strict=True):
+        command += [f"--{service}Host", address, f"--{service}Port", str(port)]
+    # Its errors go to a file, not a pipe: a pipe nobody reads would block Azurite once full.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            for port in ports:
+                _wait_for_port(port, process=process, errors=errors)
+            yield azurite_connection_string(*ports)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @dataclass
@@ -112,49 +141,93 @@ class Stack:
     env: dict[str, str]
 
 
-def app_environment(storage: str, simulators: Simulators) -> dict[str, str]:
-    """Every setting the app reads, pointed at this machine's stand-ins."""
+Host = Literal["auto", "func", "runner"]
+
+
+def app_environment(
+    storage: str, simulators: Simulators, settings: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Every setting the app reads, pointed at this machine's stand-ins; `settings` overrides
+    the demo waits (or adds any other setting)."""
     return {
         "AzureWebJobsStorage": storage,
         **simulators.env(),
         "GRAPH_CLIENT_ID": seed.GRAPH_CLIENT_ID,
         "GRAPH_CLIENT_SECRET": seed.GRAPH_CLIENT_SECRET,
         **DEMO_SETTINGS,
+        **(settings or {}),
     }
 
 
 @contextmanager
-def functions(env: dict[str, str], port: int) -> Iterator[str]:
-    """The functions: `func start` where Core Tools is installed, else the local runner."""
+def app_settings(env: Mapping[str, str]) -> Iterator[None]:
+    """The process environment as the app reads it: `env` set, every other setting of the app
+    unset, and the process-wide container rebuilt from it; all restored on exit."""
+    from shared.bootstrap import reset_container
+    from shared.settings import Settings
+
+    names = set(Settings.model_fields) | set(env)
+    saved = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ.pop(name, None)
     os.environ.update(env)
-    if shutil.which("func"):
-        settings = ROOT / "local.settings.json"
-        settings.write_text(json.dumps({"IsEncrypted": False, "Values": {
-            "FUNCTIONS_WORKER_RUNTIME": "python", **env}}, indent=2))
-        process = subprocess.Popen(["func", "start", "--port", str(port)], cwd=ROOT)
-        try:
-            _wait_for_port(port, seconds=120)
-            yield f"http://127.0.0.1:{port}/api"
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        return
-
-    from devtools.runner import LocalHost, QueueOptions
-
-    import function_app
-
-    local = LocalHost(function_app.app, QueueOptions.from_host_json(ROOT / "host.json"),
-                      env["AzureWebJobsStorage"])
-    local.serve_http("127.0.0.1", port)
-    local.start_queues()
+    reset_container()
     try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_container()
+
+
+@contextmanager
+def functions(env: dict[str, str], port: int, *, host: Host = "auto") -> Iterator[str]:
+    """The functions, serving at the URL yielded: under `func start` (host "func", or "auto"
+    where Core Tools is installed), else in this process on the local runner. `port` 0 takes
+    a free port (runner only). The environment is restored on exit."""
+    use_func = host == "func" or (host == "auto" and shutil.which("func") is not None)
+    with app_settings(env):
+        if use_func:
+            yield from _func_start(env, port or _free_port())
+            return
+
+        import function_app
+        from devtools.runner import LocalHost, QueueOptions
+
+        local = LocalHost(
+            function_app.app,
+            QueueOptions.from_host_json(ROOT / "host.json"),
+            env["AzureWebJobsStorage"],
+        )
+        server = local.serve_http("127.0.0.1", port)
+        local.start_queues()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/api"
+        finally:
+            local.stop()
+
+
+def _func_start(env: dict[str, str], port: int) -> Iterator[str]:
+    settings = ROOT / "local.settings.json"
+    settings.write_text(
+        json.dumps(
+            {"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "python", **env}},
+            indent=2,
+        )
+    )
+    process = subprocess.Popen(["func", "start", "--port", str(port)], cwd=ROOT)
+    try:
+        _wait_for_port(port, seconds=120)
         yield f"http://127.0.0.1:{port}/api"
     finally:
-        local.stop()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def seed_demo(api: str) -> None:
@@ -163,37 +236,77 @@ def seed_demo(api: str) -> None:
     with httpx.Client(base_url=api, timeout=30) as client:
         steps = [
             ("PUT", "/orgs/northwind", {"name": "Northwind IT"}),
-            ("PUT", "/orgs/contoso", {
-                "name": "Contoso Ltd", "parent_id": "northwind",
-                "m365_tenant_id": seed.CONTOSO_TENANT_ID,
-                "synnex_customer_no": seed.CONTOSO_CUSTOMER_NO}),
-            ("PUT", "/orgs/northwind/variables/licencing_choose_subscription",
-             {"value": "1", "cascade": True}),
-            ("PUT", "/orgs/northwind/synnex-credentials", {
-                "environment": "sandbox", "region": "us",
-                "client_id": seed.SANDBOX_CLIENT_ID,
-                "client_secret": seed.SANDBOX_CLIENT_SECRET}),
+            (
+                "PUT",
+                "/orgs/contoso",
+                {
+                    "name": "Contoso Ltd",
+                    "parent_id": "northwind",
+                    "m365_tenant_id": seed.CONTOSO_TENANT_ID,
+                    "synnex_customer_no": seed.CONTOSO_CUSTOMER_NO,
+                },
+            ),
+            (
+                "PUT",
+                "/orgs/northwind/variables/licencing_choose_subscription",
+                {"value": "1", "cascade": True},
+            ),
+            (
+                "PUT",
+                "/orgs/northwind/synnex-credentials",
+                {
+                    "environment": "sandbox",
+                    "region": "us",
+                    "client_id": seed.SANDBOX_CLIENT_ID,
+                    "client_secret": seed.SANDBOX_CLIENT_SECRET,
+                },
+            ),
         ]
         for method, path, body in steps:
             response = client.request(method, path, json=body)
             if response.status_code >= 300:
-                raise RuntimeError(f"seeding {method} {path}: {response.status_code} "
-                                   f"{response.text}")
+                raise RuntimeError(
+                    f"seeding {method} {path}: {response.status_code} {response.text}"
+                )
 
 
 @contextmanager
-def run_stack(*, port: int = 7071, sim_port: int | None = 8443, in_memory: bool = False,
-              seed_data: bool = True, provisioning_delay: float = 5.0) -> Iterator[Stack]:
+def run_stack(
+    *,
+    port: int = 7071,
+    sim_port: int | None = 8443,
+    in_memory: bool = False,
+    seed_data: bool = True,
+    provisioning_delay: float = 5.0,
+    seat_change_delay: float = 2.0,
+    settings: Mapping[str, str] | None = None,
+    host: Host = "auto",
+    free_storage_ports: bool = False,
+    pki_dir: Path | None = None,
+) -> Iterator[Stack]:
+    """Azurite, the simulators and the functions, seeded; everything stopped on exit.
+
+    `port` 0 and `sim_port` None or 0 take free ports; `free_storage_ports` does the same for
+    Azurite. `settings` overrides app settings (e.g. shorter LICENSE_WAIT_*). `host` "runner"
+    keeps the functions in this process even where Core Tools is installed (tests). Raises
+    RuntimeError when Azurite cannot start.
+    """
     LOCAL.mkdir(exist_ok=True)
     with ExitStack() as stack:
-        storage = stack.enter_context(azurite(in_memory=in_memory))
-        sim_ports: int = sim_port if sim_port and all(
-            _port_free(sim_port + i) for i in range(4)) else 0
-        simulators = stack.enter_context(start_simulators(
-            LOCAL / "pki", ports=sim_ports, provisioning_delay=provisioning_delay,
-            seat_change_delay=2.0))
-        env = app_environment(storage, simulators)
-        api = stack.enter_context(functions(env, port))
+        storage = stack.enter_context(azurite(in_memory=in_memory, free_ports=free_storage_ports))
+        sim_ports: int = (
+            sim_port if sim_port and all(_port_free(sim_port + i) for i in range(4)) else 0
+        )
+        simulators = stack.enter_context(
+            start_simulators(
+                pki_dir or LOCAL / "pki",
+                ports=sim_ports,
+                provisioning_delay=provisioning_delay,
+                seat_change_delay=seat_change_delay,
+            )
+        )
+        env = app_environment(storage, simulators, settings)
+        api = stack.enter_context(functions(env, port, host=host))
         if seed_data:
             seed_demo(api)
         yield Stack(api=api, storage=storage, simulators=simulators, env=env)
@@ -202,16 +315,23 @@ def run_stack(*, port: int = 7071, sim_port: int | None = 8443, in_memory: bool 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the app locally on embedded defaults.")
     parser.add_argument("--port", type=int, default=7071)
-    parser.add_argument("--in-memory", action="store_true",
-                        help="keep Azurite's data in memory instead of .local/azurite")
+    parser.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="keep Azurite's data in memory instead of .local/azurite",
+    )
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("httpx", "httpcore", "azure", "msal"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
     with run_stack(port=args.port, in_memory=args.in_memory) as stack:
         urls = stack.simulators.urls
-        print(f"""
+        print(
+            f"""
 MSP licensing is running on this machine (Ctrl-C stops everything).
 
   functions     {stack.api}/   (host: {"func start" if shutil.which("func") else "local runner"})
@@ -225,7 +345,9 @@ MSP licensing is running on this machine (Ctrl-C stops everything).
 Seeded: MSP org 'northwind' (sandbox Synnex credentials, licencing_choose_subscription=1
 cascading) and customer org 'contoso' (tenant {seed.CONTOSO_TENANT_ID}, Synnex customer
 {seed.CONTOSO_CUSTOMER_NO}). The README walks through every route from here.
-""", flush=True)
+""",
+            flush=True,
+        )
         stopped.wait()
         print("stopping...", flush=True)
     sys.exit(0)

@@ -107,7 +107,8 @@ def document() -> dict[str, Any]:
         },
         "/api/orgs/{org_id}/variables": {
             "get": _operation("List org variables", {
-                "200": _json({"oneOf": [
+                # anyOf, not oneOf: an empty list is both shapes at once.
+                "200": _json({"anyOf": [
                     {"type": "array", "items": _ref(Variable)},
                     {"type": "array", "items": _ref(EffectiveVariable)},
                 ]}, "own variables, or with effective=true every variable that applies"),

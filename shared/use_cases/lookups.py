@@ -10,7 +10,7 @@ from shared.adapters.secret_store import SecretStore
 from shared.core.licenses import license_options
 from shared.core.subscriptions import dropdown_options
 from shared.core.variables import choice_enabled
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, UpstreamNotFound
 from shared.models import (
     LicenseLookup,
     Org,
@@ -35,7 +35,9 @@ class SkuReader(Protocol):
 
 def require_customer_no(org: Org) -> str:
     if not org.synnex_customer_no:
-        raise InvalidInput("synnex_customer_no", f"org {org.org_id!r} has no Synnex customer number")
+        raise InvalidInput(
+            "synnex_customer_no", f"org {org.org_id!r} has no Synnex customer number"
+        )
     return org.synnex_customer_no
 
 
@@ -82,5 +84,10 @@ def lookup_licenses(
     """
     org = get_org(orgs, org_id)
     tenant_id = require_tenant(org)
-    skus = graph().list_subscribed_skus(tenant_id)
+    try:
+        skus = graph().list_subscribed_skus(tenant_id)
+    except UpstreamNotFound as exc:
+        # Entra does not know the tenant: the org's m365_tenant_id is wrong, which the caller
+        # fixes (422); Graph itself did not fail (502).
+        raise InvalidInput("m365_tenant_id", f"org {org.org_id!r}: {exc.detail}") from exc
     return LicenseLookup(org_id=org.org_id, licenses=license_options(skus))
