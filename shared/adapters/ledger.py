@@ -4,13 +4,15 @@
 "license:<sku_id>" per licence; each row keeps its record as JSON in `doc`, with `state`
 beside it for reading at a glance. `purchaseledger`: PartitionKey "<org>:<UTC day>", one row
 per seat bought that day plus a `count` row, written together in one transaction, so that the
-day's cap holds across instances.
+day's cap holds across instances; and PartitionKey "<org>:held:<sku_id>", one row per hire whose
+seat change was requested and who has not been given a seat yet (see `hold_seat`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from azure.core import MatchConditions
@@ -47,6 +49,8 @@ class EventRecord(BaseModel):
     created_at: str
     updated_at: str
     result: Literal["none", "sending", "sent"] = "none"
+    # Which handler marked the result as sending: "event", or a licence's sku_id.
+    result_by: str | None = None
     last_error: str | None = None
 
 
@@ -116,7 +120,7 @@ class TableLedger:
                 parameters={"p": escape_key(event_id)},
             ))
         return [
-            (LicenseRecord.model_validate_json(e["doc"]), e.metadata["etag"]) for e in entities
+            (LicenseRecord.model_validate_json(e["doc"]), str(e.metadata["etag"])) for e in entities
         ]
 
     def update_event(self, event: EventRecord, etag: Etag) -> Etag:
@@ -214,6 +218,36 @@ class TableLedger:
                 except TableTransactionError:
                     continue
 
+    # --- seats bought for hires still waiting for them ------------------------------------
+
+    def hold_seat(self, org_id: str, sku_id: str, key: str, until: datetime) -> None:
+        """Mark one seat of the SKU as spoken for by `key` (event/sku), until it is released or
+        `until` passes (so that a hold whose event was lost cannot block a seat for ever).
+        Idempotent. Raises Unavailable."""
+        entity = {"PartitionKey": _held_partition(org_id, sku_id), "RowKey": escape_key(key),
+                  "key": key, "until": until.timestamp()}
+        with storage_errors("hold seat"):
+            self._purchases().upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    def release_seat(self, org_id: str, sku_id: str, key: str) -> None:
+        """Drop the hold of `key`; nothing when there is none. Raises Unavailable."""
+        with storage_errors("release seat"):
+            try:
+                self._purchases().delete_entity(_held_partition(org_id, sku_id), escape_key(key))
+            except ResourceNotFoundError:
+                return
+
+    def seats_held(self, org_id: str, sku_id: str, now: datetime, *, excluding: str) -> int:
+        """How many seats of the SKU are spoken for at `now` by hires other than `excluding`.
+        Raises Unavailable."""
+        with storage_errors("read held seats"):
+            entities = list(self._purchases().query_entities(
+                "PartitionKey eq @p", parameters={"p": _held_partition(org_id, sku_id)},
+                select=["key", "until"],
+            ))
+        moment = now.timestamp()
+        return sum(1 for e in entities if e["key"] != excluding and float(e["until"]) > moment)
+
     # --- helpers -------------------------------------------------------------------------
 
     def _get_counter(self, org_id: str, day: str) -> tuple[Any, Etag] | None:
@@ -222,7 +256,7 @@ class TableLedger:
                 entity = self._purchases().get_entity(escape_key(f"{org_id}:{day}"), "count")
             except ResourceNotFoundError:
                 return None
-        return entity, entity.metadata["etag"]
+        return entity, str(entity.metadata["etag"])
 
     def _get(self, event_id: str, row: str, model: type[Any]) -> tuple[Any, Etag] | None:
         with storage_errors("read ledger"):
@@ -230,7 +264,7 @@ class TableLedger:
                 entity = self._events().get_entity(escape_key(event_id), row)
             except ResourceNotFoundError:
                 return None
-        return model.model_validate_json(entity["doc"]), entity.metadata["etag"]
+        return model.model_validate_json(entity["doc"]), str(entity.metadata["etag"])
 
     def _replace(self, event_id: str, row: str, record: BaseModel, state: str, etag: Etag) -> Etag:
         entity = _entity(escape_key(event_id), row, record, state)
@@ -246,6 +280,10 @@ class TableLedger:
 
 
 _PUBLIC_LICENSE_FIELDS = set(LicenseStatus.model_fields)
+
+
+def _held_partition(org_id: str, sku_id: str) -> str:
+    return escape_key(f"{org_id}:held:{sku_id}")
 
 
 def _entity(partition: str, row: str, record: BaseModel, state: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -100,7 +101,13 @@ def parse_event(body: bytes | str) -> OnboardingEvent:
     """The event in a queue message, plain JSON or base64 of it; InvalidEvent otherwise."""
     data = _decode(body)
     candidate = data.get("event_id")
-    event_id = candidate if isinstance(candidate, str) and 0 < len(candidate) <= 128 else None
+    # Only an id that could be a valid one names the record of an invalid event; another (a
+    # lone surrogate cannot even be stored) leaves the naming to the caller.
+    event_id = (
+        candidate
+        if isinstance(candidate, str) and 0 < len(candidate) <= 128 and candidate.isprintable()
+        else None
+    )
     try:
         return OnboardingEvent.model_validate(data)
     except ValidationError as exc:
@@ -140,7 +147,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
 def backoff_delay(attempt: int, *, initial: float, maximum: float, jitter: float) -> float:
     """Seconds before look number `attempt` (0-based): doubling from `initial`, capped at
     `maximum`, then scaled into its upper half by `jitter` in [0, 1) so looks spread out."""
-    base = min(maximum, initial * (2 ** min(attempt, 32)))
+    base = min(maximum, initial * float(2 ** min(attempt, 32)))
     return base * (0.5 + 0.5 * jitter)
 
 
@@ -162,7 +169,7 @@ def is_terminal(state: str) -> bool:
     return state in TERMINAL_STATES
 
 
-def event_outcome(states: list[str]) -> str:
+def event_outcome(states: Sequence[str]) -> str:
     """in_progress while any licence is open; failed if any failed; else completed."""
     if not all(is_terminal(s) for s in states):
         return "in_progress"

@@ -9,6 +9,12 @@ Three queue handlers share one ledger:
 - `handle_wait` (`license-waits`): look for the bought seat with backoff until it can be
   assigned, or until the deadline.
 
+A seat bought for one hire shows in the tenant as a free seat like any other, often minutes
+before its buyer looks for it. So from the moment a seat change is requested until its buyer has
+a seat, the ledger holds one seat of that SKU for the buyer (`hold_seat`): another hire takes a
+free seat only while there are more free seats than held ones, buys only when none is free, and
+in between waits for the buyers to take theirs.
+
 Every step reads the ledger first and writes it (ETag-guarded) before acting on the outside
 world where a repeat would cost money, so a redelivered, crashed or duplicated message resumes
 the work instead of repeating it.
@@ -20,7 +26,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -29,6 +35,7 @@ from shared import names
 from shared.adapters.ledger import EventRecord, LicenseRecord, TableLedger
 from shared.adapters.secret_store import SecretStore
 from shared.core import variables as org_vars
+from shared.core.licenses import find_sku, free_seats
 from shared.core.subscriptions import is_active, is_microsoft
 from shared.core.workflow import (
     InvalidEvent,
@@ -53,6 +60,7 @@ from shared.models import (
     GraphUser,
     LicenseState,
     Org,
+    SubscribedSku,
     Subscription,
     SynnexCredentials,
 )
@@ -66,6 +74,10 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 600.0
 # How long a buyer waits in-process for a busy lease before putting its message back.
 LEASE_WAIT_SECONDS = 30.0
+# A purchase message always comes back well within the lease it may hold, so the lease is
+# renewed while a seat change is in flight. Were it to lapse, the next buyer would read the
+# quantity before the change lands and send the same new total: two hires, one seat.
+PURCHASE_LOOK_MAX_SECONDS = LEASE_SECONDS / 4
 # After a seat change whose answer was lost, how long to keep re-reading the quantity before
 # concluding that the change never reached Synnex and may be sent again.
 SETTLE_SECONDS = 300.0
@@ -75,9 +87,15 @@ CONFIRM_INLINE_SECONDS = 20.0
 TRANSIENT_INITIAL_SECONDS = 15.0
 TRANSIENT_MAX_SECONDS = 600.0
 TRANSIENT_DEADLINE = timedelta(hours=24)
+# The longest `last_error` kept on an event's row.
+MAX_ERROR_CHARS = 500
+# A seat held for a buyer is given back at the latest this long after the buyer's wait
+# deadline, should its event be lost for good (poisoned) before it could give it back.
+SEAT_HOLD_MARGIN = timedelta(hours=24)
 
 
 class GraphApi(Protocol):
+    def list_subscribed_skus(self, tenant_id: str) -> list[SubscribedSku]: ...
     def get_user(self, tenant_id: str, user: str) -> GraphUser: ...
     def assign_license(self, tenant_id: str, user_id: str, sku_id: str) -> None: ...
     def set_usage_location(self, tenant_id: str, user_id: str, country: str) -> None: ...
@@ -112,6 +130,10 @@ class _Finished(Exception):
     """Internal: the licence reached a state the current handler stops at."""
 
 
+class _SeatsHeld(NoFreeSeat):
+    """Internal: seats are free, but no more than are held for hires waiting for them."""
+
+
 class OnboardingWorkflow:
     """The three queue handlers. Dependencies come in; nothing here reads the environment."""
 
@@ -144,16 +166,17 @@ class OnboardingWorkflow:
         except InvalidEvent as exc:
             self._record_invalid(exc, message_id)
             return
-        record = self._open_event(event)
-        if record is None:
-            return
-        try:
-            self._work_event(event, record)
-        except Transient as exc:
-            self._retry_later(names.ONBOARDING_EVENTS_QUEUE, event.model_dump(mode="json"),
-                              event.attempt, record.created_at, exc)
-            return
-        self._finish_event(event.event_id)
+        with self._errors_noted(event.event_id):
+            record = self._open_event(event)
+            if record is None:
+                return
+            try:
+                self._work_event(event, record)
+            except Transient as exc:
+                self._retry_later(names.ONBOARDING_EVENTS_QUEUE, event.model_dump(mode="json"),
+                                  event.attempt, record.created_at, exc)
+                return
+            self._finish_event(event.event_id, by="event")
 
     def _record_invalid(self, exc: InvalidEvent, message_id: str) -> None:
         event_id = exc.event_id or f"invalid-{message_id or self._now().timestamp()}"
@@ -166,10 +189,12 @@ class OnboardingWorkflow:
             "onboarding event=%s state=failed reason=invalid_event field=%s detail=%s",
             event_id, exc.field, exc.detail,
         )
-        if self._ledger.create_event(record, []):
-            self._finish_event(event_id)
         # An event id already in the ledger keeps its record: a malformed copy of a good
-        # event must not overwrite it.
+        # event must not overwrite it. Finishing is due either way: should the first delivery
+        # have died before sending the result, this one sends it.
+        self._ledger.create_event(record, [])
+        with self._errors_noted(event_id):
+            self._finish_event(event_id, by="event")
 
     def _open_event(self, event: OnboardingEvent) -> EventRecord | None:
         """The ledger's record of the event, created on first sight; None to stop here."""
@@ -198,7 +223,8 @@ class OnboardingWorkflow:
             )
             return None
         if existing.status != "in_progress":
-            self._finish_event(event.event_id)  # resend the result if a crash lost it
+            # Resend the result, should a crash have lost it.
+            self._finish_event(event.event_id, by="event")
             return None
         return existing
 
@@ -269,9 +295,9 @@ class OnboardingWorkflow:
             self._set(event, org, row, etag, "already_assigned", "check user")
             return
         try:
-            self._assign(event, org, user, row.sku_id)
+            self._assign_unheld(event, org, user, row.sku_id)
         except NoFreeSeat:
-            pass
+            pass  # held seats included: the purchase step waits for those to be taken
         except _NoUsageLocation as exc:
             self._set(event, org, row, etag, "failed", "assign", reason="graph_error",
                       detail=str(exc))
@@ -321,6 +347,26 @@ class OnboardingWorkflow:
                  event.event_id, org.org_id, location)
         graph.assign_license(org.m365_tenant_id, user.id, sku_id)
 
+    def _assign_unheld(self, event: OnboardingEvent | EventRecord, org: Org, user: GraphUser,
+                       sku_id: str) -> None:
+        """Assign a free seat that is not held for another hire.
+
+        Raises _SeatsHeld when every free seat may be one bought for a hire still waiting for
+        it, NoFreeSeat (no seat free), UpstreamError.
+        """
+        assert org.m365_tenant_id
+        held = self._ledger.seats_held(org.org_id, sku_id, self._now(),
+                                       excluding=f"{event.event_id}/{sku_id}")
+        if held:
+            sku = find_sku(self._graph().list_subscribed_skus(org.m365_tenant_id), sku_id)
+            free = free_seats(sku) if sku else 0
+            if free == 0:
+                raise NoFreeSeat("graph", f"SKU {sku_id} has no free seat")
+            if free <= held:
+                raise _SeatsHeld("graph", f"the {free} free seats of SKU {sku_id} may be "
+                                 f"those bought for {held} hires waiting for them")
+        self._assign(event, org, user, sku_id)
+
     # --- license-purchases ---------------------------------------------------------------
 
     def handle_purchase(self, body: bytes | str) -> None:
@@ -329,6 +375,10 @@ class OnboardingWorkflow:
         if message is None:
             return
         event_id, sku_id, attempt = message
+        with self._errors_noted(event_id):
+            self._handle_purchase(event_id, sku_id, attempt)
+
+    def _handle_purchase(self, event_id: str, sku_id: str, attempt: int) -> None:
         found_event = self._ledger.get_event(event_id)
         found_row = self._ledger.get_license(event_id, sku_id)
         if found_event is None or found_row is None:
@@ -341,11 +391,11 @@ class OnboardingWorkflow:
         except Transient as exc:
             self._retry_later(names.LICENSE_PURCHASES_QUEUE,
                               {"event_id": event_id, "sku_id": sku_id}, attempt,
-                              record.created_at, exc)
+                              record.created_at, exc, longest=PURCHASE_LOOK_MAX_SECONDS)
             return
         except _Finished:
             pass
-        self._finish_event(event_id)
+        self._finish_event(event_id, by=sku_id)
 
     def _purchase(self, record: EventRecord, row: LicenseRecord, etag: str, attempt: int) -> None:
         if row.state == "waiting_for_seat":
@@ -361,7 +411,7 @@ class OnboardingWorkflow:
                       detail=f"org {record.org_id!r} is not known")
             return
         if row.change_requested_at is None:
-            self._check_before_buying(record, org, row, etag)
+            self._check_before_buying(record, org, row, etag, attempt)
         credentials = self._credentials(record, org, row, etag)
         stellr = self._stellr_for(credentials)
         customer_no = org.synnex_customer_no or ""
@@ -387,7 +437,7 @@ class OnboardingWorkflow:
             self._leases.release(resource, holder)
 
     def _check_before_buying(
-        self, record: EventRecord, org: Org, row: LicenseRecord, etag: str
+        self, record: EventRecord, org: Org, row: LicenseRecord, etag: str, attempt: int
     ) -> None:
         """Re-check everything that forbids a purchase; raises _Finished when one does."""
         assert record.user
@@ -401,13 +451,23 @@ class OnboardingWorkflow:
             if row.sku_id in user.assigned_sku_ids:
                 self._set(record, org, row, etag, "already_assigned", "check user")
                 raise _Finished
-            self._assign(record, org, user, row.sku_id)
+            self._assign_unheld(record, org, user, row.sku_id)
             self._set(record, org, row, etag, "assigned", "assign",
                       detail="a seat was free after all; nothing bought")
             raise _Finished
+        except _SeatsHeld:
+            # Neither take another hire's seat nor buy while a seat may still be free: look
+            # again once the waiting hires had time to take theirs.
+            log.info("onboarding event=%s org=%s sku=%s free seats are held for other hires; "
+                     "looking again later", record.event_id, org.org_id, row.sku_id)
+            self._send_purchase(record.event_id, row.sku_id, attempt=attempt + 1,
+                                delay=self._backoff(attempt, waiting=True))
+            raise _Finished from None
         except NoFreeSeat:
             pass
-        except (_NoUsageLocation, UpstreamNotFound) as exc:
+        except (_NoUsageLocation, UpstreamError) as exc:
+            if isinstance(exc, Transient):
+                raise
             self._set(record, org, row, etag, "failed", "assign", reason="graph_error",
                       detail=str(exc))
             raise _Finished from None
@@ -508,6 +568,7 @@ class OnboardingWorkflow:
         # what the quantity was and what it should become, and compares before sending again.
         row, etag = self._set(record, org, row, etag, "purchasing", "change seats",
                               detail=f"raising from {subscription.quantity} to {target}")
+        self._hold_seat(record, org, row)
         try:
             operation_id = stellr.change_seats(
                 org.synnex_customer_no or "", subscription.id, target
@@ -516,6 +577,7 @@ class OnboardingWorkflow:
             raise  # unknown whether it landed: the resumed purchase re-reads and compares
         except UpstreamError as exc:
             self._ledger.release_purchase(org.org_id, day, f"{record.event_id}/{row.sku_id}")
+            self._ledger.release_seat(org.org_id, row.sku_id, f"{record.event_id}/{row.sku_id}")
             row = row.model_copy(update={"change_requested_at": None})
             self._set(record, org, row, etag, "failed", "change seats", reason="synnex_error",
                       detail=str(exc))
@@ -532,6 +594,7 @@ class OnboardingWorkflow:
     ) -> bool:
         """A seat change was requested before: find out whether it landed before any resend."""
         assert row.quantity_target is not None and row.change_requested_at is not None
+        self._hold_seat(record, org, row)  # a crash may have come between the intent and it
         if subscription.quantity >= row.quantity_target:
             return self._bought(record, org, row, etag)
         if row.operation_id:
@@ -577,7 +640,8 @@ class OnboardingWorkflow:
                 if status == "failed":
                     return self._change_failed(record, org, row, etag)
             else:
-                current = stellr.get_subscription(org.synnex_customer_no or "", row.synnex_subscription_id or "")
+                current = stellr.get_subscription(org.synnex_customer_no or "",
+                                                  row.synnex_subscription_id or "")
                 if current.quantity >= row.quantity_target:
                     return self._bought(record, org, row, etag)
             if not inline or waited >= CONFIRM_INLINE_SECONDS:
@@ -605,6 +669,10 @@ class OnboardingWorkflow:
         self._send_wait(record.event_id, row.sku_id, 0, delay=self._policy.initial_seconds)
         return True
 
+    def _hold_seat(self, record: EventRecord, org: Org, row: LicenseRecord) -> None:
+        until = self._now() + self._policy.deadline + SEAT_HOLD_MARGIN
+        self._ledger.hold_seat(org.org_id, row.sku_id, f"{record.event_id}/{row.sku_id}", until)
+
     def _release_lease(self, record: EventRecord, row: LicenseRecord) -> None:
         org = self._orgs.get_org(record.org_id or "")
         if org is not None:
@@ -619,6 +687,10 @@ class OnboardingWorkflow:
         if message is None:
             return
         event_id, sku_id, attempt = message
+        with self._errors_noted(event_id):
+            self._handle_wait(event_id, sku_id, attempt)
+
+    def _handle_wait(self, event_id: str, sku_id: str, attempt: int) -> None:
         found_event = self._ledger.get_event(event_id)
         found_row = self._ledger.get_license(event_id, sku_id)
         if found_event is None or found_row is None:
@@ -627,12 +699,14 @@ class OnboardingWorkflow:
         record, _ = found_event
         row, etag = found_row
         if row.state != "waiting_for_seat":
+            # Done before; a crash may have come between that and sending the result.
+            self._finish_event(event_id, by=sku_id)
             return
         org = self._orgs.get_org(record.org_id or "")
         if org is None or not org.m365_tenant_id or not record.user:
             self._set(record, org, row, etag, "failed", "assign", reason="org_not_found",
                       detail=f"org {record.org_id!r} is gone or has no tenant")
-            self._finish_event(event_id)
+            self._finish_event(event_id, by=sku_id)
             return
         try:
             user = self._graph().get_user(org.m365_tenant_id, record.user)
@@ -657,9 +731,32 @@ class OnboardingWorkflow:
         except (UpstreamError, _NoUsageLocation) as exc:
             self._set(record, org, row, etag, "failed", "assign", reason="graph_error",
                       detail=str(exc))
-        self._finish_event(event_id)
+        self._finish_event(event_id, by=sku_id)
 
     # --- shared steps --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors_noted(self, event_id: str) -> Iterator[None]:
+        """Let any exception go up to the host (which delivers the message again, and in the
+        end moves it to `-poison`), noting it on the event's row first: so that the ledger, not
+        only the host's logs, says why an event is stuck."""
+        try:
+            yield
+        except Exception as exc:
+            self._note_error(event_id, exc)
+            raise
+
+    def _note_error(self, event_id: str, exc: Exception) -> None:
+        error = f"{self._now().isoformat()} {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        log.warning("onboarding event=%s handler failed (%s); the host delivers it again",
+                    event_id, error)
+        try:
+            found = self._ledger.get_event(event_id)
+            if found is not None:
+                record, etag = found
+                self._ledger.update_event(record.model_copy(update={"last_error": error}), etag)
+        except Exception:  # best effort: storage may be what fails; the host has the error
+            log.warning("onboarding event=%s last error not recorded", event_id)
 
     def _set(
         self, event: OnboardingEvent | EventRecord, org: Org | None, row: LicenseRecord,
@@ -667,6 +764,11 @@ class OnboardingWorkflow:
         detail: str | None = None,
     ) -> tuple[LicenseRecord, str]:
         """Move a licence to `state` in the ledger (ETag-guarded) and log the change."""
+        if is_terminal(state) and row.change_requested_at is not None:
+            # Its buyer is done with the seat held for it. Given back first: should the write
+            # below fail, the redelivered message gives it back again, never leaks it.
+            self._ledger.release_seat(event.org_id or "", row.sku_id,
+                                      f"{event.event_id}/{row.sku_id}")
         updated = transition(row, state=state, step=step, at=self._now(), reason=reason,
                              detail=detail)
         assert isinstance(updated, LicenseRecord)
@@ -677,14 +779,23 @@ class OnboardingWorkflow:
                 row.synnex_subscription_id or "-", state, reason or "-", step)
         return updated, new_etag
 
-    def _finish_event(self, event_id: str) -> None:
-        """When every licence is done or failed: close the event and send its result once."""
+    def _finish_event(self, event_id: str, *, by: str) -> None:
+        """When every licence is done or failed: close the event and send its result once.
+
+        `by` names the handler's part of the event ("event", or the sku_id of a purchase or
+        wait message): the part that marks the result as sending is the one that sends it.
+        """
+        outrun = False
         while True:
             found = self._ledger.get_event(event_id)
             if found is None:
                 return
             record, etag = found
             if record.result == "sent":
+                return
+            if record.result == "sending" and (outrun or record.result_by != by):
+                # Another handler is sending it; should it die first, the host delivers its
+                # message again, and that sends it.
                 return
             if record.status == "in_progress":
                 states = [row.state for row, _ in self._ledger.list_licenses(event_id)]
@@ -694,9 +805,10 @@ class OnboardingWorkflow:
                 record = record.model_copy(update={
                     "status": outcome, "updated_at": self._now().isoformat()})
             try:
-                etag = self._ledger.update_event(record.model_copy(update={"result": "sending"}),
-                                                 etag)
+                etag = self._ledger.update_event(
+                    record.model_copy(update={"result": "sending", "result_by": by}), etag)
             except StaleRecord:
+                outrun = True
                 continue
             status = self._ledger.status(event_id)
             assert status is not None
@@ -708,7 +820,7 @@ class OnboardingWorkflow:
             return
 
     def _retry_later(self, queue: str, body: dict[str, Any], attempt: int, since: str,
-                     exc: Transient) -> None:
+                     exc: Transient, *, longest: float | None = None) -> None:
         """Put a message back with a delay after transient trouble; raise past the deadline."""
         if self._now() - datetime.fromisoformat(since) > TRANSIENT_DEADLINE:
             raise exc  # a day of outage: let the host retry and, in the end, poison it
@@ -716,6 +828,8 @@ class OnboardingWorkflow:
             attempt, initial=TRANSIENT_INITIAL_SECONDS, maximum=TRANSIENT_MAX_SECONDS,
             jitter=self._jitter(),
         )
+        if longest is not None:
+            delay = min(delay, longest)
         log.warning("transient trouble service=%s (%s); looking again in %.0fs",
                     exc.service, exc, delay)
         self._sender.send(queue, {**body, "attempt": attempt + 1}, delay_seconds=delay)
@@ -730,7 +844,7 @@ class OnboardingWorkflow:
                        delay: float = 0) -> None:
         self._sender.send(names.LICENSE_PURCHASES_QUEUE,
                           {"event_id": event_id, "sku_id": sku_id, "attempt": attempt},
-                          delay_seconds=delay)
+                          delay_seconds=min(delay, PURCHASE_LOOK_MAX_SECONDS))
 
     def _send_wait(self, event_id: str, sku_id: str, attempt: int, *, delay: float) -> None:
         self._sender.send(names.LICENSE_WAITS_QUEUE,

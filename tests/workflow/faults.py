@@ -15,7 +15,7 @@ from typing import Any
 from shared.errors import Throttled, Unavailable
 
 
-class WorkerCrash(Exception):  # noqa: N818 - named for what it stands for
+class WorkerCrash(Exception):
     """The worker died at this point: to the host, an unhandled exception."""
 
 

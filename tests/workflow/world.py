@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import names
-from shared.errors import NoFreeSeat, UpstreamNotFound, UsageLocationMissing
-from shared.models import GraphUser, Subscription
+from shared.errors import NoFreeSeat, UpstreamNotFound, UpstreamRejected, UsageLocationMissing
+from shared.models import GraphUser, SubscribedSku, Subscription
 
 TENANT = "3f2c7d8e-1a4b-4c5d-9e6f-7a8b9c0d1e2f"
 SPB = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"  # Microsoft 365 Business Premium
@@ -89,6 +89,13 @@ class FakeGraph:
                 return user
         raise UpstreamNotFound("graph", f"user {key} not found", status_code=404)
 
+    def list_subscribed_skus(self, tenant_id: str) -> list[SubscribedSku]:
+        self._call("list_subscribed_skus")
+        with self._lock:
+            return [SubscribedSku(sku_id=sku_id, enabled_units=sku.enabled,
+                                  consumed_units=sku.consumed)
+                    for sku_id, sku in self.skus.items()]
+
     def get_user(self, tenant_id: str, user: str) -> GraphUser:
         self._call("get_user")
         with self._lock:
@@ -105,7 +112,10 @@ class FakeGraph:
                 return
             if not user.usage_location:
                 raise UsageLocationMissing("graph", "invalid usage location", status_code=400)
-            sku = self.skus[sku_id]
+            sku = self.skus.get(sku_id)
+            if sku is None:
+                raise UpstreamRejected("graph", f"License {sku_id} does not correspond to a "
+                                       "valid company License", status_code=400)
             if sku.consumed >= sku.enabled:
                 raise NoFreeSeat("graph", f"SKU {sku_id} has no available licenses",
                                  status_code=400)
@@ -136,8 +146,9 @@ class FakeGraph:
 
 
 class FakeStellr:
-    """Subscriptions whose seat changes complete after `completes_after` operation polls and
-    show in the tenant (`graph`) after `provisioning_delay` seconds of the clock."""
+    """Subscriptions whose seat changes complete after `completes_after` operation polls (or,
+    when `completes_in` is set, that many seconds of the clock, polled or not) and show in the
+    tenant (`graph`) after `provisioning_delay` seconds of the clock."""
 
     def __init__(self, graph: FakeGraph, clock: FakeClock) -> None:
         self.graph = graph
@@ -148,6 +159,7 @@ class FakeStellr:
         self.calls: list[str] = []
         self.faults: list[Fault] = []
         self.completes_after = 0
+        self.completes_in: float | None = None
         self.provisioning_delay = 0.0
         self._operations: dict[str, dict[str, Any]] = {}
         self._pending_seats: list[tuple[datetime, str, int]] = []
@@ -173,7 +185,9 @@ class FakeStellr:
     def _settle(self) -> None:
         now = self.clock.now()
         for op in self._operations.values():
-            if op["status"] == "in_progress" and op["polls"] >= self.completes_after:
+            due = self.completes_in is not None and (
+                now - op["sent_at"] >= timedelta(seconds=self.completes_in))
+            if op["status"] == "in_progress" and (op["polls"] >= self.completes_after or due):
                 op["status"] = "completed"
                 sub = self.subscriptions[op["sub_id"]]
                 delta = op["quantity"] - sub.quantity
@@ -212,7 +226,8 @@ class FakeStellr:
             op_id = f"op-{next(self._ids)}"
             self.changes.append((subscription_id, quantity))
             self._operations[op_id] = {"sub_id": subscription_id, "quantity": quantity,
-                                       "status": "in_progress", "polls": 0}
+                                       "status": "in_progress", "polls": 0,
+                                       "sent_at": self.clock.now()}
             self._settle()
             return op_id
 
@@ -265,6 +280,11 @@ class FakeQueues:
         text = body if isinstance(body, str) else json.dumps(body)
         with self._lock:
             self.messages.append(Message(names.ONBOARDING_EVENTS_QUEUE, text, self.clock.now()))
+
+    def discard_pending(self) -> None:
+        """Drop every message not yet handled (results stay in `sent`)."""
+        with self._lock:
+            self.messages.clear()
 
     def pending(self) -> int:
         """Messages not yet handled on the triggered queues."""
