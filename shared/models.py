@@ -244,3 +244,5 @@ class OnboardingStatus(BaseModel):
     licenses: list[LicenseStatus] = Field(default_factory=list)
     created_at: str | None = None
     updated_at: str | None = None
+    # Why the last delivery of one of its messages failed, while the host delivers it again.
+    last_error: str | None = None

@@ -107,6 +107,28 @@ class TableLedger:
                 raise
         return True
 
+    def replace_invalid_event(
+        self, event: EventRecord, licenses: list[LicenseRecord], etag: Etag
+    ) -> bool:
+        """Put a valid event in place of one recorded as invalid (which has no licences),
+        if that record is unchanged since read; False otherwise."""
+        partition = escape_key(event.event_id)
+        operations: list[Any] = [(
+            "update", _entity(partition, EVENT_ROW, event, event.status),
+            {"mode": UpdateMode.REPLACE, "etag": etag,
+             "match_condition": MatchConditions.IfNotModified},
+        )]
+        operations += [
+            ("create", _entity(partition, license_row(item.sku_id), item, item.state))
+            for item in licenses
+        ]
+        with storage_errors("replace invalid event"):
+            try:
+                self._events().submit_transaction(operations)
+            except TableTransactionError:
+                return False
+        return True
+
     def get_event(self, event_id: str) -> tuple[EventRecord, Etag] | None:
         return self._get(event_id, EVENT_ROW, EventRecord)
 
@@ -146,6 +168,7 @@ class TableLedger:
             event_id=event.event_id, org_id=event.org_id, user=event.user,
             status=event.status, reason=event.reason, field=event.field, detail=event.detail,
             licenses=licenses, created_at=event.created_at, updated_at=event.updated_at,
+            last_error=event.last_error,
         )
 
     # --- the day's purchases -------------------------------------------------------------

@@ -215,7 +215,15 @@ class OnboardingWorkflow:
         found = self._ledger.get_event(event.event_id)
         if found is None:
             return None
-        existing, _ = found
+        existing, existing_etag = found
+        if existing.reason == "invalid_event" and not existing.sku_ids:
+            # The platform corrected a message it got wrong and sent it again under the same
+            # id: the valid event takes the place of the invalid one.
+            if not self._ledger.replace_invalid_event(record, licenses, existing_etag):
+                return None  # another delivery replaced it first and carries on
+            log.info("onboarding event=%s org=%s state=received licenses=%d (replaces an "
+                     "invalid copy)", event.event_id, event.org_id, len(licenses))
+            return record
         if existing.request != record.request:
             log.warning(
                 "onboarding event=%s reused with a different body; the first one stands",
@@ -737,11 +745,16 @@ class OnboardingWorkflow:
 
     @contextlib.contextmanager
     def _errors_noted(self, event_id: str) -> Iterator[None]:
-        """Let any exception go up to the host (which delivers the message again, and in the
-        end moves it to `-poison`), noting it on the event's row first: so that the ledger, not
-        only the host's logs, says why an event is stuck."""
+        """Let any exception but a lost ETag race go up to the host (which delivers the message
+        again, and in the end moves it to `-poison`), noting it on the event's row first: so
+        that the ledger, not only the host's logs, says why an event is stuck."""
         try:
             yield
+        except StaleRecord as exc:
+            # Another delivery of the same work changed the row first. It carries on from
+            # there, and its own message is redelivered should it fail: this copy just stops.
+            log.info("onboarding event=%s another delivery moved it on (%s); this one stops",
+                     event_id, exc)
         except Exception as exc:
             self._note_error(event_id, exc)
             raise

@@ -447,3 +447,21 @@ class TestFreeSeats:
         world.run()
         assert world.stellr.changes == [(SPB_ANNUAL, 13), (SPB_ANNUAL, 14)]
         assert world.graph.holders(SPB) == ["new.hire@contoso.com", "second.hire@contoso.com"]
+
+
+class TestCorrectedEvents:
+    def test_a_valid_event_replaces_an_invalid_one_with_the_same_id(self, world: World) -> None:
+        """A message first rejected as invalid and then sent again corrected is processed."""
+        world.queues.put_event({"event_id": "hire-2026-000200", "org_id": "contoso"})
+        world.run()
+        first = world.ledger.status("hire-2026-000200")
+        assert first is not None and first.reason == "invalid_event"
+        world.graph.skus[E3] = Sku(enabled=25, consumed=22)
+        world.queues.put_event(world.event("hire-2026-000200", licenses=[{"sku_id": E3}]))
+        world.run()
+        status = world.ledger.status("hire-2026-000200")
+        assert status is not None
+        assert status.status == "completed" and status.reason is None
+        assert [item.state for item in status.licenses] == ["assigned"]
+        assert world.graph.holders(E3) == ["new.hire@contoso.com"]
+        assert world.stellr.changes == []
