@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 from pathlib import Path
 
@@ -33,10 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         text = base64.b64encode(text.encode()).decode()
     connection = os.environ.get("AzureWebJobsStorage") or "UseDevelopmentStorage=true"
     queue = QueueClient.from_connection_string(connection, ONBOARDING_EVENTS_QUEUE)
-    try:
+    with contextlib.suppress(ResourceExistsError):
         queue.create_queue()
-    except ResourceExistsError:
-        pass
     sent = queue.send_message(text)
     print(f"queued message {sent.id} on {ONBOARDING_EVENTS_QUEUE}")
 

@@ -72,7 +72,9 @@ class EffectiveVariable(BaseModel):
 class CredentialsIn(_In):
     environment: Environment
     region: Region = "us"
-    client_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
+    client_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)
+    ]
     client_secret: Annotated[SecretStr, Field(min_length=1, max_length=1024)]
 
 
@@ -232,7 +234,7 @@ class LicenseStatus(BaseModel):
 
 
 class OnboardingStatus(BaseModel):
-    """Where an onboarding event stands: `GET /api/onboarding/{event_id}`, and the result message."""
+    """Where an onboarding event stands (`GET /api/onboarding/{event_id}`, and its result)."""
 
     event_id: str
     org_id: str | None = None

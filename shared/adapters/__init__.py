@@ -1,1 +1,1 @@
-"""Adapters: everything that talks to the outside (Synnex, Graph, Table Storage, queues, Key Vault)."""
+"""Adapters: what talks to the outside (Synnex, Graph, Table Storage, queues, Key Vault)."""

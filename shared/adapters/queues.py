@@ -19,7 +19,8 @@ MAX_DELAY_SECONDS = 7 * 24 * 3600
 
 
 class QueueSender:
-    """Plain-text JSON messages (host.json sets messageEncoding to none), queues made on first use."""
+    """Plain-text JSON messages (host.json sets messageEncoding to none); queues are made on
+    first use."""
 
     def __init__(self, service: QueueServiceClient) -> None:
         self._service = service
@@ -31,9 +32,10 @@ class QueueSender:
             client = self._ready.get(name)
             if client is None:
                 client = self._service.get_queue_client(name)
-                with storage_errors(f"create queue {name}"):
-                    with contextlib.suppress(ResourceExistsError):
-                        client.create_queue()
+                with storage_errors(f"create queue {name}"), contextlib.suppress(
+                    ResourceExistsError
+                ):
+                    client.create_queue()
                 self._ready[name] = client
             return client
 

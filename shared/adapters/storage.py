@@ -111,9 +111,8 @@ class Tables:
             client = self._ready.get(name)
             if client is None:
                 client = self._service.get_table_client(name)
-                with storage_errors(f"create table {name}"):
-                    with suppress(ResourceExistsError):
-                        client.create_table()
+                with storage_errors(f"create table {name}"), suppress(ResourceExistsError):
+                    client.create_table()
                 self._ready[name] = client
         return client
 

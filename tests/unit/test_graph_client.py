@@ -273,7 +273,7 @@ class TestGraphClientLogin:
             start.wait()
             try:
                 graph.list_subscribed_skus(CONTOSO)
-            except BaseException as exc:  # noqa: BLE001  # reported by the assertion below
+            except BaseException as exc:  # reported by the assertion below
                 failures.append(exc)
 
         threads = [threading.Thread(target=work) for _ in range(8)]
