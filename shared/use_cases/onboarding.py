@@ -387,13 +387,10 @@ class OnboardingWorkflow:
             self._handle_purchase(event_id, sku_id, attempt)
 
     def _handle_purchase(self, event_id: str, sku_id: str, attempt: int) -> None:
-        found_event = self._ledger.get_event(event_id)
-        found_row = self._ledger.get_license(event_id, sku_id)
-        if found_event is None or found_row is None:
-            log.error("purchase message for unknown event=%s sku=%s dropped", event_id, sku_id)
+        found = self._load_license(event_id, sku_id, "purchase")
+        if found is None:
             return
-        record, _ = found_event
-        row, etag = found_row
+        record, row, etag = found
         try:
             self._purchase(record, row, etag, attempt)
         except Transient as exc:
@@ -699,13 +696,10 @@ class OnboardingWorkflow:
             self._handle_wait(event_id, sku_id, attempt)
 
     def _handle_wait(self, event_id: str, sku_id: str, attempt: int) -> None:
-        found_event = self._ledger.get_event(event_id)
-        found_row = self._ledger.get_license(event_id, sku_id)
-        if found_event is None or found_row is None:
-            log.error("wait message for unknown event=%s sku=%s dropped", event_id, sku_id)
+        found = self._load_license(event_id, sku_id, "wait")
+        if found is None:
             return
-        record, _ = found_event
-        row, etag = found_row
+        record, row, etag = found
         if row.state != "waiting_for_seat":
             # Done before; a crash may have come between that and sending the result.
             self._finish_event(event_id, by=sku_id)
@@ -742,6 +736,17 @@ class OnboardingWorkflow:
         self._finish_event(event_id, by=sku_id)
 
     # --- shared steps --------------------------------------------------------------------
+
+    def _load_license(
+        self, event_id: str, sku_id: str, kind: str
+    ) -> tuple[EventRecord, LicenseRecord, str] | None:
+        """The event and one licence row (with its ETag) that an internal message names."""
+        found_event = self._ledger.get_event(event_id)
+        found_row = self._ledger.get_license(event_id, sku_id)
+        if found_event is None or found_row is None:
+            log.error("%s message for unknown event=%s sku=%s dropped", kind, event_id, sku_id)
+            return None
+        return found_event[0], *found_row
 
     @contextlib.contextmanager
     def _errors_noted(self, event_id: str) -> Iterator[None]:
