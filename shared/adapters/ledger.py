@@ -90,8 +90,14 @@ class TableLedger:
 
     # --- events and licences -------------------------------------------------------------
 
-    def create_event(self, event: EventRecord, licenses: list[LicenseRecord]) -> bool:
-        """Write the event and its licences at once; False when the event already exists."""
+    def create_event(
+        self, event: EventRecord, licenses: list[LicenseRecord]
+    ) -> tuple[Etag, list[tuple[LicenseRecord, Etag]]] | None:
+        """Write the event and its licences at once; None when the event already exists.
+
+        Answers the new rows' ETags (the event's, and each licence with its own), so that the
+        handler goes on writing them without reading them back first.
+        """
         partition = escape_key(event.event_id)
         operations: list[Any] = [("create", _entity(partition, EVENT_ROW, event, event.status))]
         operations += [
@@ -100,12 +106,13 @@ class TableLedger:
         ]
         with storage_errors("create event"):
             try:
-                self._events().submit_transaction(operations)
+                written = self._events().submit_transaction(operations)
             except (TableTransactionError, ResourceExistsError) as exc:
                 if _is_exists(exc):
-                    return False
+                    return None
                 raise
-        return True
+        etags = [str(result["etag"]) for result in written]
+        return etags[0], list(zip(licenses, etags[1:], strict=True))
 
     def replace_invalid_event(
         self, event: EventRecord, licenses: list[LicenseRecord], etag: Etag
@@ -159,17 +166,7 @@ class TableLedger:
         if found is None:
             return None
         event, _ = found
-        by_sku = {record.sku_id: record for record, _ in self.list_licenses(event_id)}
-        licenses = [
-            LicenseStatus.model_validate(by_sku[sku].model_dump(include=_PUBLIC_LICENSE_FIELDS))
-            for sku in event.sku_ids if sku in by_sku
-        ]
-        return OnboardingStatus(
-            event_id=event.event_id, org_id=event.org_id, user=event.user,
-            status=event.status, reason=event.reason, field=event.field, detail=event.detail,
-            licenses=licenses, created_at=event.created_at, updated_at=event.updated_at,
-            last_error=event.last_error,
-        )
+        return event_status(event, [record for record, _ in self.list_licenses(event_id)])
 
     # --- the day's purchases -------------------------------------------------------------
 
@@ -303,6 +300,21 @@ class TableLedger:
 
 
 _PUBLIC_LICENSE_FIELDS = set(LicenseStatus.model_fields)
+
+
+def event_status(event: EventRecord, licenses: list[LicenseRecord]) -> OnboardingStatus:
+    """The public status of an event from its rows: what `status` answers."""
+    by_sku = {record.sku_id: record for record in licenses}
+    public = [
+        LicenseStatus.model_validate(by_sku[sku].model_dump(include=_PUBLIC_LICENSE_FIELDS))
+        for sku in event.sku_ids if sku in by_sku
+    ]
+    return OnboardingStatus(
+        event_id=event.event_id, org_id=event.org_id, user=event.user,
+        status=event.status, reason=event.reason, field=event.field, detail=event.detail,
+        licenses=public, created_at=event.created_at, updated_at=event.updated_at,
+        last_error=event.last_error,
+    )
 
 
 def _held_partition(org_id: str, sku_id: str) -> str:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from shared import names
-from shared.adapters.ledger import EventRecord, LicenseRecord, TableLedger
+from shared.adapters.ledger import EventRecord, LicenseRecord, TableLedger, event_status
 from shared.adapters.secret_store import SecretStore
 from shared.core import variables as org_vars
 from shared.core.licenses import find_sku, free_seats
@@ -59,6 +59,7 @@ from shared.models import (
     FailureReason,
     GraphUser,
     LicenseState,
+    OnboardingStatus,
     Org,
     SubscribedSku,
     Subscription,
@@ -116,6 +117,12 @@ class Leases(Protocol):
     def release(self, resource: str, holder: str) -> None: ...
 
 
+class SubscriptionListings(Protocol):
+    """The form's freshness window of Synnex listings (`shared.subscription_cache`)."""
+
+    def invalidate(self, customer_no: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class WaitPolicy:
     """The LICENSE_WAIT_* and USER_LOOKUP_DEADLINE_SECONDS settings."""
@@ -141,6 +148,7 @@ class OnboardingWorkflow:
         self, *, orgs: OrgStore, ledger: TableLedger, secrets: SecretStore,
         graph: Callable[[], GraphApi], stellr_for: Callable[[SynnexCredentials], StellrApi],
         sender: Sender, leases: Leases, policy: WaitPolicy,
+        listings: SubscriptionListings | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -153,6 +161,7 @@ class OnboardingWorkflow:
         self._sender = sender
         self._leases = leases
         self._policy = policy
+        self._listings = listings
         self._now = now
         self._sleep = sleep
         self._jitter = jitter
@@ -167,16 +176,18 @@ class OnboardingWorkflow:
             self._record_invalid(exc, message_id)
             return
         with self._errors_noted(event.event_id):
-            record = self._open_event(event)
-            if record is None:
+            opened = self._open_event(event)
+            if opened is None:
                 return
+            record, created = opened
             try:
-                self._work_event(event, record)
+                rows = self._work_event(event, record, created[1] if created else None)
             except Transient as exc:
                 self._retry_later(names.ONBOARDING_EVENTS_QUEUE, event.model_dump(mode="json"),
                                   event.attempt, record.created_at, exc)
                 return
-            self._finish_event(event.event_id, by="event")
+            known = (record, created[0], rows) if created and rows is not None else None
+            self._finish_event(event.event_id, by="event", known=known)
 
     def _record_invalid(self, exc: InvalidEvent, message_id: str) -> None:
         event_id = exc.event_id or f"invalid-{message_id or self._now().timestamp()}"
@@ -196,8 +207,14 @@ class OnboardingWorkflow:
         with self._errors_noted(event_id):
             self._finish_event(event_id, by="event")
 
-    def _open_event(self, event: OnboardingEvent) -> EventRecord | None:
-        """The ledger's record of the event, created on first sight; None to stop here."""
+    def _open_event(
+        self, event: OnboardingEvent
+    ) -> tuple[EventRecord, tuple[str, list[tuple[LicenseRecord, str]]] | None] | None:
+        """The ledger's record of the event, created on first sight; None to stop here.
+
+        With it, when this delivery created it, the new rows' ETags (the event's, and each
+        licence with its own), so that the rest of the handler need not read them back.
+        """
         now = self._now().isoformat()
         record = EventRecord(
             event_id=event.event_id, org_id=event.org_id, user=event.user,
@@ -208,10 +225,11 @@ class OnboardingWorkflow:
             LicenseRecord(sku_id=item.sku_id, synnex_subscription_id=item.synnex_subscription_id)
             for item in event.licenses
         ]
-        if self._ledger.create_event(record, licenses):
+        created = self._ledger.create_event(record, licenses)
+        if created is not None:
             log.info("onboarding event=%s org=%s state=received licenses=%d",
                      event.event_id, event.org_id, len(licenses))
-            return record
+            return record, created
         found = self._ledger.get_event(event.event_id)
         if found is None:
             return None
@@ -223,7 +241,7 @@ class OnboardingWorkflow:
                 return None  # another delivery replaced it first and carries on
             log.info("onboarding event=%s org=%s state=received licenses=%d (replaces an "
                      "invalid copy)", event.event_id, event.org_id, len(licenses))
-            return record
+            return record, None
         if existing.request != record.request:
             log.warning(
                 "onboarding event=%s reused with a different body; the first one stands",
@@ -234,36 +252,45 @@ class OnboardingWorkflow:
             # Resend the result, should a crash have lost it.
             self._finish_event(event.event_id, by="event")
             return None
-        return existing
+        return existing, None
 
-    def _work_event(self, event: OnboardingEvent, record: EventRecord) -> None:
-        open_rows = [
-            (row, etag) for row, etag in self._ledger.list_licenses(event.event_id)
-            if not is_terminal(row.state)
-        ]
+    def _work_event(
+        self, event: OnboardingEvent, record: EventRecord,
+        created: list[tuple[LicenseRecord, str]] | None = None,
+    ) -> list[LicenseRecord] | None:
+        """Work the event's open licences: the rows just `created`, else those in the ledger.
+
+        Returns every licence row as this handler left it when it started from `created`
+        (all of them went through its hands), else None: then only the ledger knows.
+        """
+        rows = created if created is not None else self._ledger.list_licenses(event.event_id)
+        open_rows = [(row, etag) for row, etag in rows if not is_terminal(row.state)]
         if not open_rows:
-            return
+            return None
         org = self._orgs.get_org(event.org_id)
         if org is None:
             for row, etag in open_rows:
                 self._set(event, org, row, etag, "failed", "check org", reason="org_not_found",
                           detail=f"org {event.org_id!r} is not known")
-            return
+            return None
         if not org.m365_tenant_id:
             for row, etag in open_rows:
                 self._set(event, org, row, etag, "failed", "check org", reason="graph_error",
                           detail=f"org {org.org_id!r} has no m365_tenant_id")
-            return
+            return None
         user = self._find_user(event, org, record, open_rows)
         if user is None:
-            return
+            return None
+        done: list[LicenseRecord] = []
         for row, etag in open_rows:
             if row.state == "pending":
-                self._assign_or_buy(event, org, user, row, etag)
+                done.append(self._assign_or_buy(event, org, user, row, etag)[0])
             elif row.state == "purchasing":
                 # A crash may have come between the ledger write and the send: send again;
                 # a duplicate purchase message finds the ledger and does nothing twice.
                 self._send_purchase(event.event_id, row.sku_id)
+                done.append(row)
+        return done if created is not None and len(done) == len(rows) else None
 
     def _find_user(
         self, event: OnboardingEvent, org: Org, record: EventRecord,
@@ -298,39 +325,36 @@ class OnboardingWorkflow:
 
     def _assign_or_buy(
         self, event: OnboardingEvent, org: Org, user: GraphUser, row: LicenseRecord, etag: str
-    ) -> None:
+    ) -> tuple[LicenseRecord, str]:
+        """Move a pending licence on; the row as written, and its ETag."""
         if row.sku_id in user.assigned_sku_ids:
-            self._set(event, org, row, etag, "already_assigned", "check user")
-            return
+            return self._set(event, org, row, etag, "already_assigned", "check user")
         try:
             self._assign_unheld(event, org, user, row.sku_id)
         except NoFreeSeat:
             pass  # held seats included: the purchase step waits for those to be taken
         except _NoUsageLocation as exc:
-            self._set(event, org, row, etag, "failed", "assign", reason="graph_error",
-                      detail=str(exc))
-            return
+            return self._set(event, org, row, etag, "failed", "assign", reason="graph_error",
+                             detail=str(exc))
         except UpstreamError as exc:
             if isinstance(exc, Transient):
                 raise
-            self._set(event, org, row, etag, "failed", "assign", reason="graph_error",
-                      detail=str(exc))
-            return
+            return self._set(event, org, row, etag, "failed", "assign", reason="graph_error",
+                             detail=str(exc))
         else:
-            self._set(event, org, row, etag, "assigned", "assign")
-            return
+            return self._set(event, org, row, etag, "assigned", "assign")
         effective = effective_variables(self._orgs, org)
         if not org_vars.choice_enabled(effective):
-            self._set(event, org, row, etag, "failed", "decide", reason="choice_disabled",
-                      detail="no free seat, and licencing_choose_subscription is not 1")
-            return
+            return self._set(event, org, row, etag, "failed", "decide", reason="choice_disabled",
+                             detail="no free seat, and licencing_choose_subscription is not 1")
         if not row.synnex_subscription_id:
-            self._set(event, org, row, etag, "failed", "decide", reason="no_subscription_chosen",
-                      detail="no free seat, and the event names no synnex_subscription_id")
-            return
-        self._set(event, org, row, etag, "purchasing", "decide",
-                  detail="no free seat; buying one through the chosen subscription")
+            return self._set(event, org, row, etag, "failed", "decide",
+                             reason="no_subscription_chosen",
+                             detail="no free seat, and the event names no synnex_subscription_id")
+        written = self._set(event, org, row, etag, "purchasing", "decide",
+                            detail="no free seat; buying one through the chosen subscription")
         self._send_purchase(event.event_id, row.sku_id)
+        return written
 
     def _assign(self, event: OnboardingEvent | EventRecord, org: Org, user: GraphUser,
                 sku_id: str) -> None:
@@ -668,6 +692,8 @@ class OnboardingWorkflow:
         return True
 
     def _bought(self, record: EventRecord, org: Org, row: LicenseRecord, etag: str) -> bool:
+        if self._listings is not None:  # the form's dropdown must show the new quantity
+            self._listings.invalidate(org.synnex_customer_no or "")
         row = row.model_copy(update={"purchased_at": self._now().isoformat()})
         self._set(record, org, row, etag, "waiting_for_seat", "seat change confirmed",
                   detail=f"quantity {row.quantity_before} -> {row.quantity_target}")
@@ -797,12 +823,20 @@ class OnboardingWorkflow:
                 row.synnex_subscription_id or "-", state, reason or "-", step)
         return updated, new_etag
 
-    def _finish_event(self, event_id: str, *, by: str) -> None:
+    def _finish_event(
+        self, event_id: str, *, by: str,
+        known: tuple[EventRecord, str, list[LicenseRecord]] | None = None,
+    ) -> None:
         """When every licence is done or failed: close the event and send its result once.
 
         `by` names the handler's part of the event ("event", or the sku_id of a purchase or
         wait message): the part that marks the result as sending is the one that sends it.
+        `known`: the event as this handler created it (the record and its ETag) and every
+        licence row as this handler left it, to finish without reading them back; should the
+        event row have changed meanwhile, the ledger is read as without it.
         """
+        if known is not None and self._finish_known(*known, by=by):
+            return
         outrun = False
         while True:
             found = self._ledger.get_event(event_id)
@@ -830,12 +864,33 @@ class OnboardingWorkflow:
                 continue
             status = self._ledger.status(event_id)
             assert status is not None
-            self._sender.send(names.ONBOARDING_RESULTS_QUEUE, status.model_dump(mode="json"))
-            with contextlib.suppress(StaleRecord):
-                self._ledger.update_event(record.model_copy(update={"result": "sent"}), etag)
-            log.info("onboarding event=%s org=%s state=%s result sent",
-                     event_id, record.org_id, record.status)
+            self._send_result(record, etag, status)
             return
+
+    def _finish_known(
+        self, record: EventRecord, etag: str, rows: list[LicenseRecord], *, by: str
+    ) -> bool:
+        """`_finish_event` from rows this handler wrote itself; False to read the ledger."""
+        outcome = event_outcome([row.state for row in rows])
+        if outcome == "in_progress":
+            return True  # a licence still open finishes the event when it is done
+        record = record.model_copy(update={"status": outcome,
+                                           "updated_at": self._now().isoformat()})
+        try:
+            etag = self._ledger.update_event(
+                record.model_copy(update={"result": "sending", "result_by": by}), etag)
+        except StaleRecord:
+            return False
+        self._send_result(record, etag, event_status(record, rows))
+        return True
+
+    def _send_result(self, record: EventRecord, etag: str, status: OnboardingStatus) -> None:
+        """Send the event's result (marked as sending under `etag`), then mark it as sent."""
+        self._sender.send(names.ONBOARDING_RESULTS_QUEUE, status.model_dump(mode="json"))
+        with contextlib.suppress(StaleRecord):
+            self._ledger.update_event(record.model_copy(update={"result": "sent"}), etag)
+        log.info("onboarding event=%s org=%s state=%s result sent",
+                 record.event_id, record.org_id, record.status)
 
     def _retry_later(self, queue: str, body: dict[str, Any], attempt: int, since: str,
                      exc: Transient, *, longest: float | None = None) -> None:
