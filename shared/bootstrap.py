@@ -6,8 +6,8 @@ and clients built, on first use.
 
 from __future__ import annotations
 
-import hashlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,7 @@ import httpx
 from shared import names
 from shared.errors import ConfigurationError
 from shared.settings import Settings, load_settings
+from shared.subscription_cache import SubscriptionCache, credentials_identity
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from shared.use_cases.onboarding import OnboardingWorkflow
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# Threads for the storage reads a lookup makes at once (a few per request).
+LOOKUP_READ_THREADS = 8
 
 
 class Container:
@@ -41,6 +44,16 @@ class Container:
         self._given_settings = settings
         self._lock = threading.RLock()
         self._stellr_clients: dict[tuple[str, ...], StellrClient] = {}
+
+    @cached_property
+    def subscription_cache(self) -> SubscriptionCache:
+        """The form's freshness window for Synnex subscription listings (this instance's)."""
+        return SubscriptionCache()
+
+    @cached_property
+    def lookup_executor(self) -> ThreadPoolExecutor:
+        """Runs a lookup's independent storage reads at once; threads start on first use."""
+        return ThreadPoolExecutor(LOOKUP_READ_THREADS, thread_name_prefix="lookup")
 
     @cached_property
     def settings(self) -> Settings:
@@ -108,10 +121,7 @@ class Container:
         """The Stellr client for one reseller's credentials, kept for reuse."""
         from shared.adapters.stellr import StellrClient, stellr_endpoints
 
-        secret_hash = hashlib.sha256(
-            credentials.client_secret.get_secret_value().encode()
-        ).hexdigest()
-        key = (credentials.environment, credentials.region, credentials.client_id, secret_hash)
+        key = credentials_identity(credentials)
         with self._lock:
             client = self._stellr_clients.get(key)
             if client is None:
@@ -182,6 +192,7 @@ class Container:
         return OnboardingWorkflow(
             orgs=self.orgs, ledger=self.ledger, secrets=self.secrets, graph=lambda: self.graph,
             stellr_for=self.stellr_for, sender=self.sender, leases=self.leases, policy=policy,
+            listings=self.subscription_cache,
         )
 
 
@@ -202,4 +213,7 @@ def reset_container(replacement: Container | None = None) -> None:
     """Drop the process-wide container (tests, and the local runner after changing settings)."""
     global _container
     with _container_lock:
-        _container = replacement
+        previous, _container = _container, replacement
+    executor = previous.__dict__.get("lookup_executor") if previous is not None else None
+    if isinstance(executor, ThreadPoolExecutor):
+        executor.shutdown(wait=False)

@@ -118,6 +118,8 @@ def get_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
             secrets=c.secrets,
             stellr_for=c.stellr_for,
             org_id=req.route_params["org_id"],
+            window=c.subscription_cache,
+            executor=c.lookup_executor,
         )
     )
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from shared.adapters.secret_store import SecretStore
 from shared.core.licenses import license_options
 from shared.core.subscriptions import dropdown_options
-from shared.core.variables import choice_enabled
-from shared.errors import InvalidInput, UpstreamNotFound
+from shared.core.variables import choice_enabled, resolve_effective
+from shared.errors import InvalidInput, NotFound, UpstreamNotFound
 from shared.models import (
     LicenseLookup,
     Org,
@@ -18,11 +20,14 @@ from shared.models import (
     Subscription,
     SubscriptionLookup,
     SynnexCredentials,
+    Variable,
 )
 from shared.use_cases.credentials import load_credentials
-from shared.use_cases.orgs import OrgStore, effective_variables, get_org, lineage
+from shared.use_cases.orgs import MAX_DEPTH, OrgStore, check_org_id, get_org
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SubscriptionReader(Protocol):
@@ -31,6 +36,15 @@ class SubscriptionReader(Protocol):
 
 class SkuReader(Protocol):
     def list_subscribed_skus(self, tenant_id: str) -> list[SubscribedSku]: ...
+
+
+class SubscriptionWindow(Protocol):
+    """The short freshness window of subscription listings (`shared.subscription_cache`)."""
+
+    def get_or_load(
+        self, credentials: SynnexCredentials, customer_no: str,
+        load: Callable[[], list[Subscription]],
+    ) -> list[Subscription]: ...
 
 
 def require_customer_no(org: Org) -> str:
@@ -47,32 +61,82 @@ def require_tenant(org: Org) -> str:
     return org.m365_tenant_id
 
 
-def reseller_credentials(orgs: OrgStore, secrets: SecretStore, org: Org) -> SynnexCredentials:
-    """The Synnex credentials of the org's MSP root; InvalidInput when none are stored."""
-    root = lineage(orgs, org)[-1]
-    credentials = load_credentials(secrets, root.org_id)
+def lookup_subscriptions(
+    *, orgs: OrgStore, secrets: SecretStore,
+    stellr_for: Callable[[SynnexCredentials], SubscriptionReader], org_id: str,
+    window: SubscriptionWindow | None = None, executor: Executor | None = None,
+) -> SubscriptionLookup:
+    """The dropdown for a customer org; Synnex is not called when the choice is off.
+
+    `window` serves a listing fetched moments ago for the same credentials and customer.
+    With an `executor`, storage reads that do not wait for each other run at once (see
+    `_read_lineage`): a person filling in a form waits for this answer.
+    """
+    found = _read_lineage(orgs, secrets, check_org_id(org_id), executor)
+    org, root = found.chain[0], found.chain[-1]
+    effective = resolve_effective([
+        (o.org_id, variables.result())
+        for o, variables in zip(found.chain, found.variables, strict=True)
+    ])
+    if not choice_enabled(effective):
+        # The credentials read ahead are dropped unread (a failure to read them included).
+        return SubscriptionLookup(org_id=org.org_id, enabled=False, subscriptions=[])
+    customer_no = require_customer_no(org)
+    credentials = found.credentials.result()
     if credentials is None:
         raise InvalidInput(
             "synnex-credentials",
             f"no Synnex credentials are stored for MSP root org {root.org_id!r}",
         )
-    return credentials
-
-
-def lookup_subscriptions(
-    *, orgs: OrgStore, secrets: SecretStore,
-    stellr_for: Callable[[SynnexCredentials], SubscriptionReader], org_id: str,
-) -> SubscriptionLookup:
-    """The dropdown for a customer org; Synnex is not called when the choice is off."""
-    org = get_org(orgs, org_id)
-    if not choice_enabled(effective_variables(orgs, org)):
-        return SubscriptionLookup(org_id=org.org_id, enabled=False, subscriptions=[])
-    customer_no = require_customer_no(org)
-    client = stellr_for(reseller_credentials(orgs, secrets, org))
-    subscriptions = client.list_subscriptions(customer_no)
+    client = stellr_for(credentials)
+    if window is None:
+        subscriptions = client.list_subscriptions(customer_no)
+    else:
+        subscriptions = window.get_or_load(
+            credentials, customer_no, lambda: client.list_subscriptions(customer_no)
+        )
     return SubscriptionLookup(
         org_id=org.org_id, enabled=True, subscriptions=dropdown_options(subscriptions)
     )
+
+
+@dataclass(frozen=True)
+class _Lineage:
+    chain: list[Org]  # the org, its parent, and so on up to its root (as `orgs.lineage`)
+    variables: list[Future[list[Variable]]]  # each one's own variables, in the same order
+    credentials: Future[SynnexCredentials | None]  # the root's stored Synnex credentials
+
+
+def _read_lineage(
+    orgs: OrgStore, secrets: SecretStore, org_id: str, executor: Executor | None
+) -> _Lineage:
+    """What the dropdown needs from storage, in as few rounds as the tree allows.
+
+    Walking up the tree is one read after another, but each org's variables are read
+    together with the org itself, and the credentials of each parent together with that
+    parent, on the bet that it is the MSP root (the usual customer-under-MSP tree: two rounds
+    instead of six reads in turn). A lost bet (a deeper tree) costs one unused vault read.
+    Raises NotFound for an unknown org, Unavailable when storage or the vault cannot be read.
+    """
+    variables = [_start(executor, orgs.list_variables, org_id)]
+    org = orgs.get_org(org_id)
+    if org is None:
+        raise NotFound("org", org_id)
+    chain = [org]
+    credentials: tuple[str, Future[SynnexCredentials | None]] | None = None
+    while chain[-1].parent_id is not None and len(chain) <= MAX_DEPTH:
+        parent_id = chain[-1].parent_id
+        parent_variables = _start(executor, orgs.list_variables, parent_id)
+        credentials = (parent_id, _start(executor, load_credentials, secrets, parent_id))
+        parent = orgs.get_org(parent_id)
+        if parent is None or any(o.org_id == parent.org_id for o in chain):
+            break  # a parent deleted underneath, or a cycle written by hand: stop here
+        chain.append(parent)
+        variables.append(parent_variables)
+    root = chain[-1]
+    if credentials is None or credentials[0] != root.org_id:
+        credentials = (root.org_id, _start(executor, load_credentials, secrets, root.org_id))
+    return _Lineage(chain, variables, credentials[1])
 
 
 def lookup_licenses(
@@ -91,3 +155,15 @@ def lookup_licenses(
         # fixes (422); Graph itself did not fail (502).
         raise InvalidInput("m365_tenant_id", f"org {org.org_id!r}: {exc.detail}") from exc
     return LicenseLookup(org_id=org.org_id, licenses=license_options(skus))
+
+
+def _start(executor: Executor | None, call: Callable[..., T], *args: object) -> Future[T]:
+    """`call(*args)` on the executor, or here and now without one."""
+    if executor is not None:
+        return executor.submit(call, *args)
+    done: Future[T] = Future()
+    try:
+        done.set_result(call(*args))
+    except Exception as exc:
+        done.set_exception(exc)
+    return done

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import respx
 
+from shared.bootstrap import Container
 from tests.http.conftest import (
     CONTOSO_CUSTOMER_NO,
     GRAPH_SECRET,
@@ -181,6 +182,31 @@ class TestGetSubscriptions:
         assert {call.request.headers["Authorization"] for call in subscriptions.calls} == {
             f"Bearer {SYNNEX_TOKEN}"
         }
+
+    def test_answers_a_repeat_within_the_freshness_window_without_calling_synnex(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """The form opened again within the window: the same answer, no Synnex call."""
+        choose_subscription(api, msp_with_credentials)
+        subscriptions = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
+        first = api.subscriptions(customer)
+        calls = stellr.call_count()
+        second = api.subscriptions(customer)
+        assert (first.status, second.status) == (200, 200)
+        assert second.json == first.json
+        assert stellr.call_count() == calls
+        assert subscriptions.call_count == 2  # the two pages of the first lookup
+
+    def test_asks_synnex_again_once_the_customer_is_invalidated(
+        self, app: Container, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """After a seat change clears the customer's window, the next lookup reads Synnex."""
+        choose_subscription(api, msp_with_credentials)
+        subscriptions = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
+        api.subscriptions(customer)
+        app.subscription_cache.invalidate(CONTOSO_CUSTOMER_NO)
+        assert api.subscriptions(customer).status == 200
+        assert subscriptions.call_count == 4
 
     def test_uses_the_msp_roots_credentials_below_a_reseller(
         self, api: Api, msp_with_credentials: str, stellr: Stellr, new_id: Callable[[str], str]
@@ -360,6 +386,7 @@ class TestGetLicenses:
 class TestLookupSecrecy:
     def test_never_shows_a_secret_or_token_in_an_answer_or_a_log(
         self,
+        app: Container,
         api: Api,
         msp_with_credentials: str,
         customer: str,
@@ -372,6 +399,7 @@ class TestLookupSecrecy:
         route = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
         api.subscriptions(customer)
         route.respond(429, headers={"Retry-After": "120"})
+        app.subscription_cache.clear()  # past the freshness window: Synnex is asked again
         api.subscriptions(customer)
         graph.login()
         skus = graph.subscribed_skus().respond(200, json={"value": CONTOSO_SKUS})
