@@ -310,7 +310,11 @@ class GraphClient:
     def _acquire_token(self, app: Any, tenant: str) -> str:
         """An app-only token for the tenant; MSAL serves it from the shared cache when valid."""
         try:
-            result = app.acquire_token_for_client(scopes=self._scopes)
+            # One request for a tenant's token at a time: a cold instance starts up to 24
+            # messages at once, and each would otherwise ask Entra before the first answer
+            # lands in the cache. Cache hits pass through the lock in microseconds.
+            with self._tenant_lock(tenant):
+                result = app.acquire_token_for_client(scopes=self._scopes)
         except httpx.TransportError as exc:
             raise Unavailable(
                 SERVICE, f"token request for tenant {tenant} failed: {type(exc).__name__}"
