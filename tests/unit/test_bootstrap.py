@@ -1,0 +1,38 @@
+"""The composition root: which secret store it builds, and that it builds nothing early."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.adapters.secret_store import KeyVaultSecretStore, TableSecretStore
+from shared.bootstrap import Container
+from shared.errors import ConfigurationError
+from shared.settings import Settings
+
+STORAGE = "UseDevelopmentStorage=true"
+
+
+class TestContainerSecrets:
+    def test_keeps_secrets_in_the_devsecrets_table_on_a_developer_machine(self) -> None:
+        """Without KEY_VAULT_URI, outside Azure, secrets go to the devsecrets table."""
+        container = Container(Settings(AzureWebJobsStorage=STORAGE))
+        assert isinstance(container.secrets, TableSecretStore)
+
+    def test_refuses_the_devsecrets_table_when_running_in_azure(self) -> None:
+        """In Azure (WEBSITE_INSTANCE_ID set) a missing KEY_VAULT_URI is an error naming it."""
+        container = Container(
+            Settings(AzureWebJobsStorage=STORAGE, WEBSITE_INSTANCE_ID="4f2a9c1e7b3d")
+        )
+        with pytest.raises(ConfigurationError) as caught:
+            _ = container.secrets
+        assert caught.value.setting == "KEY_VAULT_URI"
+
+    def test_uses_key_vault_without_building_a_credential(self) -> None:
+        """With KEY_VAULT_URI the vault client (and its credential) waits for the first use."""
+        container = Container(Settings(
+            AzureWebJobsStorage=STORAGE, WEBSITE_INSTANCE_ID="4f2a9c1e7b3d",
+            KEY_VAULT_URI="https://kv-northwind.vault.azure.net/",
+        ))
+        secrets = container.secrets
+        assert isinstance(secrets, KeyVaultSecretStore)
+        assert secrets._client is None
