@@ -75,7 +75,7 @@ def _credential_answer(result: CredentialCheck) -> func.HttpResponse:
     return problem(
         422,
         result.detail or "the credentials were rejected",
-        kind=result.reason,
+        kind=(result.reason or "rejected").replace("_", "-"),
         valid=False,
         reason=result.reason,
         environment=result.environment,
