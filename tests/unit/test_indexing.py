@@ -150,7 +150,7 @@ class TestFunctionAppIndexing:
         for function in index.functions:
             triggers = [b for b in function["bindings"] if b["type"] == "httpTrigger"]
             if not triggers:
-                continue  # a queue trigger, another engineer's concern
+                continue  # a queue trigger: its bindings are checked elsewhere
             [trigger] = triggers
             outputs = [b for b in function["bindings"] if b["type"] == "http"]
             assert trigger["direction"] == "IN", function["name"]
@@ -171,6 +171,30 @@ class TestFunctionAppIndexing:
         host = json.loads((ROOT / "host.json").read_text())
         prefix = host.get("extensions", {}).get("http", {}).get("routePrefix", "api")
         assert prefix == "api"
+
+
+class TestQueueTriggerIndexing:
+    @pytest.mark.parametrize(
+        "queue", ["onboarding-events", "license-purchases", "license-waits"]
+    )
+    def test_binds_one_function_to_each_workflow_queue_on_the_host_storage(
+        self, index: Index, queue: str
+    ) -> None:
+        """Each workflow queue has one trigger, reading AzureWebJobsStorage."""
+        triggers = [
+            binding
+            for function in index.functions
+            for binding in function["bindings"]
+            if binding["type"] == "queueTrigger" and binding["queueName"] == queue
+        ]
+        assert len(triggers) == 1, queue
+        assert triggers[0]["connection"] == "AzureWebJobsStorage"
+        assert triggers[0]["direction"] == "IN"
+
+    def test_lets_the_function_see_plain_and_base64_messages(self) -> None:
+        """host.json hands message text over as it is, so the app can accept both forms."""
+        host = json.loads((ROOT / "host.json").read_text())
+        assert host["extensions"]["queues"]["messageEncoding"] == "none"
 
 
 class TestFunctionAppImport:
