@@ -7,8 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
-OrgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-VariableName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,64}$")]
+# Contract section 3; the HTTP edge, the OpenAPI document and the queue event share them.
+ORG_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+VARIABLE_NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
+
+OrgId = Annotated[str, StringConstraints(pattern=ORG_ID_PATTERN)]
 Guid = Annotated[
     str,
     StringConstraints(

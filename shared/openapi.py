@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.models import (
+    ORG_ID_PATTERN,
+    VARIABLE_NAME_PATTERN,
     CredentialCheck,
     CredentialsIn,
     EffectiveVariable,
@@ -39,8 +41,8 @@ def _path_param(name: str, pattern: str) -> dict[str, Any]:
     }
 
 
-ORG_ID = _path_param("org_id", "^[A-Za-z0-9_-]{1,64}$")
-VARIABLE = _path_param("name", "^[a-z0-9_]{1,64}$")
+ORG_ID = _path_param("org_id", ORG_ID_PATTERN)
+VARIABLE = _path_param("name", VARIABLE_NAME_PATTERN)
 
 
 def _operation(

@@ -23,6 +23,7 @@ the work instead of repeating it.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import random
 import time
@@ -941,8 +942,6 @@ def _not_buyable(subscription: Subscription, customer_no: str) -> str | None:
 
 
 def _internal_message(body: bytes | str) -> tuple[str, str, int] | None:
-    import json
-
     try:
         data = json.loads(body)
         event_id, sku_id = data["event_id"], data["sku_id"]

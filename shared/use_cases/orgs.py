@@ -7,13 +7,21 @@ from typing import Protocol
 
 from shared.core.variables import resolve_effective
 from shared.errors import InvalidInput, NotFound
-from shared.models import EffectiveVariable, Org, OrgIn, Variable, VariableIn
+from shared.models import (
+    ORG_ID_PATTERN,
+    VARIABLE_NAME_PATTERN,
+    EffectiveVariable,
+    Org,
+    OrgIn,
+    Variable,
+    VariableIn,
+)
 
 # Deeper trees than this are refused: the walk to the root stays short and cannot loop.
 MAX_DEPTH = 16
 
-_ORG_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_VARIABLE_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+_ORG_ID = re.compile(ORG_ID_PATTERN)
+_VARIABLE_NAME = re.compile(VARIABLE_NAME_PATTERN)
 
 
 class OrgStore(Protocol):
@@ -55,10 +63,6 @@ def lineage(store: OrgStore, org: Org) -> list[Org]:
             break  # a parent deleted underneath, or a cycle written by hand: stop here
         chain.append(parent)
     return chain
-
-
-def msp_root(store: OrgStore, org: Org) -> Org:
-    return lineage(store, org)[-1]
 
 
 def put_org(store: OrgStore, org_id: str, body: OrgIn) -> tuple[Org, bool]:
