@@ -14,8 +14,6 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Generator, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +21,7 @@ import httpx
 import msal  # type: ignore[import-untyped]  # msal ships no type information
 from pydantic import SecretStr
 
-from shared.adapters.retry import retry_transient
+from shared.adapters.retry import retry_after_seconds, retry_transient
 from shared.core.licenses import parse_subscribed_sku
 from shared.errors import (
     InvalidCredentials,
@@ -240,7 +238,7 @@ class GraphClient:
             raise Throttled(
                 SERVICE,
                 f"{method} {_path_of(url)} throttled in tenant {tenant_id.lower()}",
-                retry_after=_retry_after(response),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                 status_code=status,
                 request_id=_request_id(response),
             )
@@ -248,7 +246,7 @@ class GraphClient:
             raise Unavailable(
                 SERVICE,
                 f"{method} {_path_of(url)} answered {status}",
-                retry_after=_retry_after(response),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                 status_code=status,
                 request_id=_request_id(response),
             )
@@ -434,24 +432,6 @@ def _request_id(response: httpx.Response) -> str | None:
         value = inner.get("request-id") or inner.get("client-request-id")
         return str(value) if value else None
     return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds (delta-seconds or an HTTP date), or None when absent or unreadable."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

@@ -6,6 +6,8 @@ Tests switch stamina to testing mode (`stamina.set_testing(True)`) instead of pa
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import ParamSpec, TypeVar
 
 import stamina
@@ -19,6 +21,24 @@ MAX_INLINE_RETRY_AFTER = 10.0
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (delay-seconds or an HTTP date); None when absent or
+    unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def transient_backoff(exc: Exception) -> bool | float:

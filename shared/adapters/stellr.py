@@ -15,15 +15,14 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date
 from typing import Any, Final
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from shared.adapters.retry import retry_transient
+from shared.adapters.retry import retry_after_seconds, retry_transient
 from shared.core.subscriptions import derive_term
 from shared.errors import (
     InvalidCredentials,
@@ -573,7 +572,7 @@ def _raise_for_status(
     if status == 404:
         raise UpstreamNotFound(SERVICE, f"{where}: not found", **kwargs)
     if status == 429:
-        retry_after = _retry_after(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         raise Throttled(SERVICE, f"{where}: throttled (429)", retry_after=retry_after, **kwargs)
     if status >= 500:
         raise Unavailable(SERVICE, f"{where}: TD SYNNEX answered {status}", **kwargs)
@@ -586,21 +585,6 @@ def _short(value: object) -> str:
     # Upstream text goes into messages shown to users: one line, bounded.
     text = " ".join(str(value).split())
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: delay-seconds or an HTTP-date; None when absent or unreadable."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _unreadable(what: str, body: Mapping[str, Any]) -> UpstreamError:
