@@ -5,11 +5,12 @@
 The whole app runs on this machine (`devtools.stack.run_stack`), and the simulators delay
 every answer by 100 ms (their `latency_ms` fault knob), tokens and discovery included. Tokens
 are warm (one lookup of each kind first); data is cold (the freshness window is cleared before
-each timed `/subscriptions`). Each function is called as the host calls it, in this process,
-and timed; so is the upstream call it cannot do without, made directly through the app's own
-client (same connection pool, same token): `StellrClient.list_subscriptions` for
-`/subscriptions`, `GraphClient.list_subscribed_skus` for `/licenses`. The two alternate, and
-the ratio is median over median.
+each timed `/subscriptions`, plain and ranked for Business Premium with `?sku_id=`). Each
+function is called as the host calls it, in this process, and timed; so is the upstream call
+it cannot do without, made directly through the app's own client (same connection pool, same
+token): `StellrClient.list_subscriptions` for `/subscriptions`,
+`GraphClient.list_subscribed_skus` for `/licenses`. The two alternate, and the ratio is median
+over median.
 
 Then the freshness window: a repeated `/subscriptions` within it (no Synnex call), and a
 purchase through the queue workflow (Contoso buys one Business Premium seat through 411833_1),
@@ -39,10 +40,10 @@ LIST_ROUTE = "GET /api/v1/customers/{customer_no}/subscriptions"
 
 
 def call(handler: Callable[[func.HttpRequest], func.HttpResponse], route: str,
-         org_id: str) -> tuple[float, dict[str, Any]]:
+         org_id: str, params: dict[str, str] | None = None) -> tuple[float, dict[str, Any]]:
     """Seconds the function took, and its JSON answer (which must be a 200)."""
     request = func.HttpRequest("GET", f"http://localhost/api/orgs/{org_id}/{route}",
-                               route_params={"org_id": org_id}, body=b"")
+                               route_params={"org_id": org_id}, params=params or {}, body=b"")
     started = time.perf_counter()
     response = handler(request)
     seconds = time.perf_counter() - started
@@ -86,18 +87,24 @@ def main(argv: list[str] | None = None) -> int:
         def subscriptions() -> tuple[float, dict[str, Any]]:
             return call(handlers.get_subscriptions, "subscriptions", "contoso")
 
+        def ranked() -> tuple[float, dict[str, Any]]:
+            return call(handlers.get_subscriptions, "subscriptions", "contoso", {"sku_id": SPB})
+
         def licenses() -> tuple[float, dict[str, Any]]:
             return call(handlers.get_licenses, "licenses", "contoso")
 
         subscriptions()  # warm-up: tables, connections, the Stellr token
         licenses()  # warm-up: OIDC discovery, the Graph token
         lookups: dict[str, tuple[list[float], list[float]]] = {
-            "subscriptions": ([], []), "licenses": ([], [])}
+            "subscriptions": ([], []), "subscriptions?sku_id=<SPB>": ([], []),
+            "licenses": ([], [])}
         for _ in range(args.runs):
-            window.clear()
-            lookups["subscriptions"][0].append(subscriptions()[0])
-            lookups["subscriptions"][1].append(
-                timed(lambda: stellr.list_subscriptions(seed.CONTOSO_CUSTOMER_NO)))
+            for route, lookup in (("subscriptions", subscriptions),
+                                  ("subscriptions?sku_id=<SPB>", ranked)):
+                window.clear()
+                lookups[route][0].append(lookup()[0])
+                lookups[route][1].append(
+                    timed(lambda: stellr.list_subscriptions(seed.CONTOSO_CUSTOMER_NO)))
             lookups["licenses"][0].append(licenses()[0])
             lookups["licenses"][1].append(
                 timed(lambda: app.graph.list_subscribed_skus(seed.CONTOSO_TENANT_ID)))

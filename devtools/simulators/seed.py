@@ -73,7 +73,9 @@ SKU_PART_NUMBERS = {
 
 # --- Contoso subscription lines ------------------------------------------------------------
 SPB_ANNUAL_SUBSCRIPTION_ID = "411833_1"  # 12 seats, all used (SPB has no free seat)
-SPB_MONTHLY_SUBSCRIPTION_ID = "411834_1"  # 3 seats, same SKU; term only in the product name
+SPB_MONTHLY_SUBSCRIPTION_ID = "411834_1"  # 3 seats, same SKU; term only in the name (MTH)
+SPB_M365_SUBSCRIPTION_ID = "411839_1"  # 2 seats, same SKU, named "M365 Business Premium - Annual"
+PILOT_BUNDLE_SUBSCRIPTION_ID = "411842_1"  # a product Microsoft's table does not name
 E3_SUBSCRIPTION_ID = "411835_1"  # 5 seats, 4 used: one free ENTERPRISEPACK seat
 WEBEX_SUBSCRIPTION_ID = "411836_1"  # vendor Cisco
 EXCHANGE_SUBSCRIPTION_ID = "411837_1"  # blank status (means active)
@@ -87,6 +89,7 @@ CONTOSO_SPB_USERS = [
     "megan.bowen", "alex.wilber", "adele.vance", "diego.siciliani", "grady.archie",
     "isaiah.langer", "johanna.lorenz", "joni.sherman", "lee.gu", "lidia.holloway",
     "lynne.robbins", "miriam.graham", "nestor.wilke", "patti.fernandez", "pradeep.gupta",
+    "bianca.pisani", "cameron.white",
 ]  # fmt: skip
 CONTOSO_E3_USERS = ["allan.deyoung", "christie.cline", "enrico.cattaneo", "henrietta.mueller"]
 CONTOSO_EXCHANGE_USERS = ["reception", "accounts", "irvin.sayers", "debra.berger"]
@@ -237,9 +240,19 @@ def _contoso(stellr: StellrState, graph: GraphState) -> None:
     no = CONTOSO_CUSTOMER_NO
     spb = "Microsoft 365 Business Premium"
     spb_annual = _line(SPB_ANNUAL_SUBSCRIPTION_ID, no, f"{spb} (NCE Annual)", SPB_PART, 12)
+    # Synnex's names carry decorations (programme, segment, term) and abbreviations; the app
+    # matches them to Microsoft's product names (shared/core/products.py).
     spb_monthly = _line(
-        SPB_MONTHLY_SUBSCRIPTION_ID, no, f"{spb} (NCE Monthly)", SPB_PART, 3,
+        SPB_MONTHLY_SUBSCRIPTION_ID, no, f"{spb} (NCE COM MTH)", SPB_PART, 3,
         term=None, renewal="2026-12-01",
+    )  # fmt: skip
+    spb_m365 = _line(
+        SPB_M365_SUBSCRIPTION_ID, no, "M365 Business Premium - Annual", SPB_PART, 2,
+        renewal="2027-06-01",
+    )  # fmt: skip
+    pilot = _line(
+        PILOT_BUNDLE_SUBSCRIPTION_ID, no, "Microsoft 365 Pilot Bundle (NCE Annual)",
+        "CFQ7TTC0PLT1:0001", 1, renewal="2027-04-01",
     )  # fmt: skip
     e3 = _line(
         E3_SUBSCRIPTION_ID, no, "Office 365 E3 (NCE Annual)", "CFQ7TTC0LF8Q:0001", 5,
@@ -260,18 +273,21 @@ def _contoso(stellr: StellrState, graph: GraphState) -> None:
     customer = Customer(
         no, "Contoso Ltd", NORTHWIND_RESELLER_ID, "it@contoso.com", "US", CONTOSO_TENANT_ID
     )
-    _add_customer(stellr, customer, [spb_annual, spb_monthly, e3, webex, exchange, basic])
+    _add_customer(
+        stellr, customer, [spb_annual, spb_monthly, e3, webex, exchange, basic, spb_m365, pilot]
+    )
 
     tenant = _tenant(CONTOSO_TENANT_ID, "Contoso Ltd", "contoso.com", consented=True)
     _feed(tenant, SPB_SKU_ID, 12, line=spb_annual)
     _feed(tenant, SPB_SKU_ID, 3, line=spb_monthly)
+    _feed(tenant, SPB_SKU_ID, 2, line=spb_m365)
     _feed(tenant, ENTERPRISEPACK_SKU_ID, 5, line=e3)
     _feed(tenant, EXCHANGESTANDARD_SKU_ID, 4, line=exchange)
     _feed(tenant, BUSINESS_BASIC_SKU_ID, 2, status="Suspended", line=basic)
     # Bought elsewhere, near its annual expiry: every unit sits in `warning`, none enabled.
     _feed(tenant, POWER_BI_PRO_SKU_ID, 2, status="Warning", key="power-bi-pro")
     _feed(tenant, FLOW_FREE_SKU_ID, 10000, key="flow-free")
-    # The Business Premium holders fill both SPB lines (12 + 3): no free SPB seat.
+    # The Business Premium holders fill the three SPB lines (12 + 3 + 2): no free SPB seat.
     _people(tenant, "contoso.com", CONTOSO_SPB_USERS, [SPB_SKU_ID])
     _people(tenant, "contoso.com", CONTOSO_E3_USERS, [ENTERPRISEPACK_SKU_ID])
     _people(tenant, "contoso.com", CONTOSO_EXCHANGE_USERS, [EXCHANGESTANDARD_SKU_ID])
@@ -325,9 +341,9 @@ def _litware(stellr: StellrState, graph: GraphState) -> None:
 
 _CATALOG = [
     ("Microsoft", "Microsoft 365 Business Premium (NCE Annual)", "CFQ7TTC0LCHC:0002", "annual"),
-    ("Microsoft", "Microsoft 365 E3 (NCE Monthly)", "CFQ7TTC0LFLX:0001", None),
+    ("Microsoft", "M365 E3 (NCE COM MTH)", "CFQ7TTC0LFLX:0001", None),
     ("Microsoft", "Exchange Online (Plan 1) (NCE Annual)", "CFQ7TTC0LH16:0001", "annual"),
-    ("Microsoft", "Power BI Pro (NCE Annual)", "CFQ7TTC0L3PB:0001", "annual"),
+    ("Microsoft", "Power BI Pro - Annual", "CFQ7TTC0L3PB:0001", "annual"),
     ("Google", "Google Workspace Business Standard (Flexible)", "GWS-BS-FLEX", "monthly"),
     ("Cisco", "Cisco Webex Calling Professional (Annual)", "A-FLEX-3-CALL-PRO", "annual"),
     ("Microsoft", "Microsoft Teams Rooms Pro (NCE Annual)", "CFQ7TTC0QW7C:0002", "annual"),
@@ -375,6 +391,14 @@ _FILLER_SUFFIXES = [
 ]  # fmt: skip
 
 
+# One product, named as Synnex decorates it (all annual: the lines carry term "annual").
+_FILLER_PRODUCTS = [
+    "Microsoft 365 Business Standard (NCE Annual)",
+    "M365 Business Standard - Annual",
+    "Microsoft 365 Business Standard (NCE COM ANN)",
+]
+
+
 def _fillers(stellr: StellrState) -> None:
     """Small customers without Microsoft tenants here, so that paging is needed."""
     named = sum(1 for c in stellr.customers.values() if c.reseller_id == NORTHWIND_RESELLER_ID)
@@ -384,7 +408,7 @@ def _fillers(stellr: StellrState) -> None:
         no = str(100300 + index)
         slug = prefix.lower().replace(" ", "").replace(".", "").replace("'", "")
         customer = Customer(no, f"{prefix} {suffix}", NORTHWIND_RESELLER_ID, f"it@{slug}.example")
-        product = "Microsoft 365 Business Standard (NCE Annual)"
+        product = _FILLER_PRODUCTS[index % len(_FILLER_PRODUCTS)]
         line = _line(f"{450000 + index}_1", no, product, BUSINESS_STANDARD_PART, 1 + index % 9)
         _add_customer(stellr, customer, [line])
 

@@ -1,6 +1,7 @@
 """Licence arithmetic on a tenant's subscribed SKUs: free seats, lookups and dropdown options.
 
-Pure: no I/O, no clock. The rules are Graph's (see `subscribedSkus`): only `prepaidUnits.enabled`
+Pure: no I/O, no clock (Microsoft's product names come from the table `shared.core.products`
+reads once). The rules are Graph's (see `subscribedSkus`): only `prepaidUnits.enabled`
 of a user-assignable SKU that is `Enabled` or `Warning` can be handed out; suspended, locked-out
 and warning units never count as free.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from shared.core.products import find_product
 from shared.models import LicenseOption, SubscribedSku
 
 # Statuses under which Graph still lets a SKU be assigned to a user.
@@ -43,12 +45,19 @@ def find_sku(skus: Iterable[SubscribedSku], sku_id: str) -> SubscribedSku | None
 
 
 def to_option(sku: SubscribedSku) -> LicenseOption:
-    """One entry of the form's licence dropdown, e.g. `ENTERPRISEPACK · 3 of 25 free`."""
-    name = sku.sku_part_number or sku.sku_id
+    """One entry of the form's licence dropdown, e.g. `Office 365 E3 · 3 of 25 free`.
+
+    The label starts with Microsoft's product name; a SKU missing from that table keeps its
+    part number (`ENTERPRISEPACK · 3 of 25 free`), and `product_name` is None.
+    """
+    product = find_product(sku.sku_id)
+    product_name = product.product_name if product is not None else None
+    name = product_name or sku.sku_part_number or sku.sku_id
     available = free_seats(sku)
     return LicenseOption(
         sku_id=sku.sku_id,
         sku_part_number=sku.sku_part_number,
+        product_name=product_name,
         total=sku.enabled_units,
         consumed=sku.consumed_units,
         available=available,
@@ -57,10 +66,15 @@ def to_option(sku: SubscribedSku) -> LicenseOption:
 
 
 def license_options(skus: Iterable[SubscribedSku]) -> list[LicenseOption]:
-    """Dropdown entries for the SKUs a user can be given, sorted by part number."""
-    assignable = [sku for sku in skus if is_user_assignable(sku)]
-    assignable.sort(key=lambda sku: (sku.sku_part_number.upper(), sku.sku_id))
-    return [to_option(sku) for sku in assignable]
+    """Dropdown entries for the SKUs a user can be given, sorted by their label's name."""
+    options = [to_option(sku) for sku in skus if is_user_assignable(sku)]
+    options.sort(key=lambda o: (_name(o).casefold(), o.sku_id))
+    return options
+
+
+def _name(option: LicenseOption) -> str:
+    """What the label starts with: the product name, else the part number, else the GUID."""
+    return option.product_name or option.sku_part_number or option.sku_id
 
 
 def parse_subscribed_sku(record: Mapping[str, Any]) -> SubscribedSku:

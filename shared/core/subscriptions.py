@@ -7,9 +7,10 @@ commitment term only in the product name, so these rules are deliberately forgiv
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from shared.models import Subscription, SubscriptionOption, Term
+from shared.core.products import Match, match_subscription
+from shared.models import MatchedSubscriptionOption, Subscription, SubscriptionOption, Term
 
 # Checked in this order; the first that matches decides. Word boundaries keep "11 year" or
 # "P1YX" from matching.
@@ -17,18 +18,24 @@ _TERM_PATTERNS: tuple[tuple[Term, re.Pattern[str]], ...] = (
     ("triennial", re.compile(r"\b(triennial|3[\s-]*years?|36[\s-]*months?|P3Y)\b", re.IGNORECASE)),
     (
         "annual",
-        re.compile(r"\b(annual(ly)?|yearly|1[\s-]*year|12[\s-]*months?|P1Y)\b", re.IGNORECASE),
+        re.compile(r"\b(annual(ly)?|yearly|1[\s-]*year|12[\s-]*months?|P1Y|ANN)\b", re.IGNORECASE),
     ),
-    ("monthly", re.compile(r"\b(monthly|1[\s-]*month|P1M)\b", re.IGNORECASE)),
+    # MTH: TD SYNNEX's short form, as in "Microsoft 365 Business Premium (NCE COM MTH)".
+    ("monthly", re.compile(r"\b(monthly|1[\s-]*month|P1M|MTH)\b", re.IGNORECASE)),
 )
 _TERM_ORDER: dict[Term, int] = {"monthly": 0, "annual": 1, "triennial": 2, "unknown": 3}
+_MATCH_ORDER: dict[Match, int] = {"exact": 0, "likely": 1, "none": 2, "unknown": 3}
 
 # New-commerce (NCE) Microsoft product ids all start CFQ7 (e.g. CFQ7TTC0LCHC:0002).
 _MICROSOFT_PART = re.compile(r"^\s*CFQ7", re.IGNORECASE)
 _NCE_WORD = re.compile(r"\bNCE\b", re.IGNORECASE)
+# The commercial segment (COM, as opposed to EDU or GOV): a decoration, like NCE.
+_SEGMENT_WORD = re.compile(r"\bCOM\b", re.IGNORECASE)
 
-# A bracketed group at the end of a product name, e.g. "(NCE Annual)" or "[Monthly]".
+# A bracketed group at the end of a product name, e.g. "(NCE Annual)" or "[Monthly]", or a
+# dashed one, as in "M365 Business Premium - Annual".
 _TRAILING_GROUP = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]\s*$")
+_TRAILING_DASHED = re.compile(r"\s+[-–]\s+([^-–()\[\]]*)$")
 
 _ACTIVE_STATUSES = frozenset({"", "active", "enabled"})
 
@@ -81,18 +88,19 @@ def is_active(sub: Subscription) -> bool:
 def _is_term_hint(text: str) -> bool:
     # A group is a hint when nothing but NCE, term words and separators are in it, so that
     # "(NCE Annual)" goes and "(no Teams)" stays.
-    rest = _NCE_WORD.sub(" ", text)
+    rest = _SEGMENT_WORD.sub(" ", _NCE_WORD.sub(" ", text))
     for _, pattern in _TERM_PATTERNS:
         rest = pattern.sub(" ", rest)
     return not re.sub(r"[\s,;/·-]+", "", rest)
 
 
 def display_name(product_name: str) -> str:
-    """The product name without a trailing bracketed term hint such as "(NCE Annual)"."""
+    """The product name without a trailing term hint such as "(NCE Annual)" or " - Annual"."""
     name = " ".join(product_name.split())
-    match = _TRAILING_GROUP.search(name)
-    if match and _is_term_hint(match.group(1)):
-        name = name[: match.start()]
+    for pattern in (_TRAILING_GROUP, _TRAILING_DASHED):
+        match = pattern.search(name)
+        if match and _is_term_hint(match.group(1)):
+            name = name[: match.start()].strip()
     return name.strip()
 
 
@@ -137,5 +145,37 @@ def to_option(sub: Subscription) -> SubscriptionOption:
 
 def dropdown_options(subs: Iterable[Subscription]) -> list[SubscriptionOption]:
     """Active Microsoft subscriptions as dropdown entries, sorted by name, then term."""
-    options = [to_option(sub) for sub in subs if is_microsoft(sub) and is_active(sub)]
-    return sorted(options, key=lambda o: (o.name.casefold(), _TERM_ORDER[o.term], o.id))
+    return [option for _, option in _offered(subs)]
+
+
+def matched_options(subs: Iterable[Subscription], sku_id: str) -> list[MatchedSubscriptionOption]:
+    """The dropdown for one SKU: each entry with its `match`, exact first, then likely, none
+    and unknown; within each, the order of `dropdown_options`.
+
+    The subscription's product name as Stellr gives it is what is matched (see
+    `shared.core.products.match_subscription`).
+    """
+    matched = [
+        MatchedSubscriptionOption(
+            **option.model_dump(), match=match_subscription(sku_id, sub.product_name)
+        )
+        for sub, option in _offered(subs)
+    ]
+    # sorted() is stable: entries that match alike keep their order.
+    return sorted(matched, key=lambda o: _MATCH_ORDER[o.match])
+
+
+def suggest(exact_ids: Sequence[str], last_bought: str | None) -> str | None:
+    """The entry to preselect: the only exact match; among several, the one the org bought the
+    SKU through last time, if it is one of them; else None.
+
+    Every entry offered is active (`is_active`), so any exact match is an active one.
+    """
+    if len(exact_ids) == 1:
+        return exact_ids[0]
+    return last_bought if last_bought is not None and last_bought in exact_ids else None
+
+
+def _offered(subs: Iterable[Subscription]) -> list[tuple[Subscription, SubscriptionOption]]:
+    offered = [(sub, to_option(sub)) for sub in subs if is_microsoft(sub) and is_active(sub)]
+    return sorted(offered, key=lambda p: (p[1].name.casefold(), _TERM_ORDER[p[1].term], p[1].id))

@@ -8,13 +8,17 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
+
 from shared.adapters.secret_store import SecretStore
 from shared.core.licenses import license_options
-from shared.core.subscriptions import dropdown_options
+from shared.core.subscriptions import dropdown_options, matched_options, suggest
 from shared.core.variables import choice_enabled, resolve_effective
-from shared.errors import InvalidInput, NotFound, UpstreamNotFound
+from shared.errors import InvalidInput, NotFound, Transient, UpstreamNotFound
 from shared.models import (
+    Guid,
     LicenseLookup,
+    MatchedSubscriptionLookup,
     Org,
     SubscribedSku,
     Subscription,
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+_SKU_ID: TypeAdapter[str] = TypeAdapter(Guid)
+
 
 class SubscriptionReader(Protocol):
     def list_subscriptions(self, customer_no: str) -> list[Subscription]: ...
@@ -38,6 +44,14 @@ class SkuReader(Protocol):
     def list_subscribed_skus(self, tenant_id: str) -> list[SubscribedSku]: ...
 
 
+class PurchaseHistory(Protocol):
+    """Which subscription an org last bought a SKU through (`TablePurchaseHistory`)."""
+
+    def record(self, org_id: str, sku_id: str, subscription_id: str) -> None: ...
+
+    def find_last(self, org_id: str, sku_id: str) -> str | None: ...
+
+
 class SubscriptionWindow(Protocol):
     """The short freshness window of subscription listings (`shared.subscription_cache`)."""
 
@@ -45,6 +59,16 @@ class SubscriptionWindow(Protocol):
         self, credentials: SynnexCredentials, customer_no: str,
         load: Callable[[], list[Subscription]],
     ) -> list[Subscription]: ...
+
+
+def check_sku_id(sku_id: str) -> str:
+    """The `sku_id` query parameter as a lower-case GUID; InvalidInput (422) naming it."""
+    try:
+        return _SKU_ID.validate_python(sku_id.strip())
+    except ValidationError:
+        raise InvalidInput(
+            "sku_id", "must be a licence's GUID, e.g. cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+        ) from None
 
 
 def require_customer_no(org: Org) -> str:
@@ -64,15 +88,23 @@ def require_tenant(org: Org) -> str:
 def lookup_subscriptions(
     *, orgs: OrgStore, secrets: SecretStore,
     stellr_for: Callable[[SynnexCredentials], SubscriptionReader], org_id: str,
+    sku_id: str | None = None, history: PurchaseHistory | None = None,
     window: SubscriptionWindow | None = None, executor: Executor | None = None,
-) -> SubscriptionLookup:
+) -> SubscriptionLookup | MatchedSubscriptionLookup:
     """The dropdown for a customer org; Synnex is not called when the choice is off.
 
+    With `sku_id` (a licence's GUID; InvalidInput naming it otherwise), each entry says how
+    its product matches the SKU's, best first, and `suggested_id` names the entry to
+    preselect: the only exact match, or among several the one `history` says the org bought
+    the SKU through last time. Without it, the answer is the plain dropdown.
     `window` serves a listing fetched moments ago for the same credentials and customer.
     With an `executor`, storage reads that do not wait for each other run at once (see
-    `_read_lineage`): a person filling in a form waits for this answer.
+    `_read_lineage`), and the last subscription is read while Stellr answers: a person
+    filling in a form waits for this answer.
     """
-    found = _read_lineage(orgs, secrets, check_org_id(org_id), executor)
+    checked_org_id = check_org_id(org_id)
+    wanted = check_sku_id(sku_id) if sku_id is not None else None
+    found = _read_lineage(orgs, secrets, checked_org_id, executor)
     org, root = found.chain[0], found.chain[-1]
     effective = resolve_effective([
         (o.org_id, variables.result())
@@ -80,7 +112,11 @@ def lookup_subscriptions(
     ])
     if not choice_enabled(effective):
         # The credentials read ahead are dropped unread (a failure to read them included).
-        return SubscriptionLookup(org_id=org.org_id, enabled=False, subscriptions=[])
+        if wanted is None:
+            return SubscriptionLookup(org_id=org.org_id, enabled=False, subscriptions=[])
+        return MatchedSubscriptionLookup(
+            org_id=org.org_id, enabled=False, subscriptions=[], suggested_id=None
+        )
     customer_no = require_customer_no(org)
     credentials = found.credentials.result()
     if credentials is None:
@@ -88,6 +124,9 @@ def lookup_subscriptions(
             "synnex-credentials",
             f"no Synnex credentials are stored for MSP root org {root.org_id!r}",
         )
+    last: Future[str | None] | None = None
+    if wanted is not None and history is not None and executor is not None:
+        last = executor.submit(history.find_last, org.org_id, wanted)
     client = stellr_for(credentials)
     if window is None:
         subscriptions = client.list_subscriptions(customer_no)
@@ -95,9 +134,34 @@ def lookup_subscriptions(
         subscriptions = window.get_or_load(
             credentials, customer_no, lambda: client.list_subscriptions(customer_no)
         )
-    return SubscriptionLookup(
-        org_id=org.org_id, enabled=True, subscriptions=dropdown_options(subscriptions)
+    if wanted is None:
+        return SubscriptionLookup(
+            org_id=org.org_id, enabled=True, subscriptions=dropdown_options(subscriptions)
+        )
+    options = matched_options(subscriptions, wanted)
+    exact = [option.id for option in options if option.match == "exact"]
+    last_bought = _last_bought(history, last, org.org_id, wanted) if len(exact) > 1 else None
+    return MatchedSubscriptionLookup(
+        org_id=org.org_id, enabled=True, subscriptions=options,
+        suggested_id=suggest(exact, last_bought),
     )
+
+
+def _last_bought(
+    history: PurchaseHistory | None, pending: Future[str | None] | None, org_id: str, sku_id: str
+) -> str | None:
+    """The subscription the org last bought the SKU through, from the read already started
+    if there is one; None when storage cannot say (a suggestion is not worth failing the
+    dropdown for).
+    """
+    if history is None:
+        return None
+    try:
+        return pending.result() if pending is not None else history.find_last(org_id, sku_id)
+    except Transient as exc:
+        log.warning("subscription lookup org=%s sku=%s: no suggestion, last purchase not "
+                    "read: %s", org_id, sku_id, exc)
+        return None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ ENTERPRISEPACK = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 SPB = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 WINDOWS_STORE = "6470687e-a428-4b7a-bef2-8a291ad947c9"
 FLOW_FREE = "f30db892-07e9-47e9-837c-80727f46fd3d"
+EXCHANGESTANDARD = "4b9405b0-7788-4568-add1-99614e613b69"
+UNLISTED_SKU = "0b2d6f3e-7a41-4c58-9e1f-2a3b4c5d6e7f"  # in no copy of Microsoft's table
 
 
 def line(**fields: Any) -> dict[str, Any]:
@@ -82,6 +84,41 @@ ADOBE_FILLER = [
     for n in range(97)
 ]
 CONTOSO_LINES = [BUSINESS_PREMIUM, CISCO_WEBEX, E5_SUSPENDED, *ADOBE_FILLER, OFFICE_E3_BLANK_STATUS]
+
+# Names as Synnex decorates them: three Business Premium lines, a shortened one, Exchange, and
+# a product Microsoft's table does not know.
+BUSINESS_PREMIUM_COM_MTH = line(
+    id="411834_1",
+    productName="Microsoft 365 Business Premium (NCE COM MTH)",
+    mfgPartNo="CFQ7TTC0LCHC:0002",
+    quantity=3,
+)
+BUSINESS_PREMIUM_M365 = line(
+    id="411839_1",
+    productName="M365 Business Premium - Annual",
+    mfgPartNo="CFQ7TTC0LCHC:0002",
+    quantity=2,
+)
+BUSINESS_PREMIUM_SHORT = line(
+    id="411841_1", productName="Business Premium (NCE)", mfgPartNo="CFQ7TTC0LCHC:0002", quantity=1
+)
+EXCHANGE = line(
+    id="411837_1",
+    productName="Exchange Online (Plan 1) (NCE Annual)",
+    mfgPartNo="CFQ7TTC0LH16:0001",
+    quantity=4,
+    term="annual",
+)
+PILOT_BUNDLE = line(
+    id="411842_1",
+    productName="Microsoft 365 Pilot Bundle (NCE Annual)",
+    mfgPartNo="CFQ7TTC0ZZZZ:0001",
+    quantity=1,
+)
+DECORATED_LINES = [
+    PILOT_BUNDLE, EXCHANGE, BUSINESS_PREMIUM, BUSINESS_PREMIUM_SHORT, CISCO_WEBEX,
+    BUSINESS_PREMIUM_COM_MTH, E5_SUSPENDED, BUSINESS_PREMIUM_M365,
+]  # fmt: skip
 
 
 def sku(sku_id: str, part: str, enabled: int, consumed: int, **extra: Any) -> dict[str, Any]:
@@ -289,6 +326,146 @@ class TestGetSubscriptions:
         assert "org_id" in answer.detail
 
 
+class TestGetSubscriptionsForASku:
+    def test_ranks_the_skus_product_first_and_says_how_each_line_matches(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """sku_id=SPB: the three Business Premium lines, then likely, none, unknown."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        answer = api.subscriptions(customer, {"sku_id": SPB})
+        assert answer.status == 200, answer.text
+        body = answer.json
+        assert [(s["id"], s["match"]) for s in body["subscriptions"]] == [
+            ("411839_1", "exact"),  # M365 Business Premium - Annual
+            ("411834_1", "exact"),  # Microsoft 365 Business Premium (NCE COM MTH), monthly
+            ("411833_1", "exact"),  # Microsoft 365 Business Premium (NCE Annual)
+            ("411841_1", "likely"),  # Business Premium (NCE)
+            ("411837_1", "none"),  # Exchange Online (Plan 1)
+            ("411842_1", "unknown"),  # Microsoft 365 Pilot Bundle
+        ]
+        assert body["suggested_id"] is None  # three exact, and no purchase recorded yet
+        assert body["subscriptions"][1]["label"] == (
+            "Microsoft 365 Business Premium · Monthly (NCE) · monthly billing · 3 seats"
+        )
+        assert body["subscriptions"][0]["label"] == (
+            "M365 Business Premium · Annual (NCE) · monthly billing · 2 seats"
+        )
+
+    def test_suggests_the_only_exact_match(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """sku_id=EXCHANGESTANDARD: the Exchange line comes first and is suggested."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        body = api.subscriptions(customer, {"sku_id": EXCHANGESTANDARD}).json
+        assert body["subscriptions"][0]["id"] == "411837_1"
+        assert [s["match"] for s in body["subscriptions"]][:2] == ["exact", "none"]
+        assert body["suggested_id"] == "411837_1"
+
+    def test_suggests_the_subscription_the_org_bought_through_last_among_several(
+        self, app: Container, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Three exact Business Premium lines; the org last bought SPB through 411834_1."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        app.purchase_history.record(customer, SPB, "411834_1")
+        body = api.subscriptions(customer, {"sku_id": SPB}).json
+        assert body["suggested_id"] == "411834_1"
+
+    def test_suggests_nothing_when_the_last_one_is_no_longer_an_exact_match(
+        self, app: Container, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Bought last through the (now suspended) E5 line: several exact, none suggested."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        app.purchase_history.record(customer, SPB, "411835_1")
+        assert api.subscriptions(customer, {"sku_id": SPB}).json["suggested_id"] is None
+
+    def test_reads_an_upper_case_sku_id(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """The GUID in upper case, as Graph sometimes gives it, ranks the same."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        upper = api.subscriptions(customer, {"sku_id": SPB.upper()}).json
+        lower = api.subscriptions(customer, {"sku_id": SPB}).json
+        assert upper == lower
+
+    def test_calls_every_line_unknown_for_a_sku_missing_from_microsofts_table(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """A SKU whose product is not known: nothing matches or differs; the plain order."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        plain = api.subscriptions(customer).json["subscriptions"]
+        body = api.subscriptions(customer, {"sku_id": UNLISTED_SKU}).json
+        assert [s["match"] for s in body["subscriptions"]] == ["unknown"] * len(plain)
+        assert [s["id"] for s in body["subscriptions"]] == [s["id"] for s in plain]
+        assert body["suggested_id"] is None
+
+    def test_answers_as_before_without_a_sku_id(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """No sku_id: neither `match` nor `suggested_id`, the order by name and term."""
+        choose_subscription(api, msp_with_credentials)
+        stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        body = api.subscriptions(customer).json
+        assert set(body) == {"org_id", "enabled", "subscriptions"}
+        assert all("match" not in s for s in body["subscriptions"])
+        assert [s["name"] for s in body["subscriptions"]] == [
+            "Business Premium",
+            "Exchange Online (Plan 1)",
+            "M365 Business Premium",
+            "Microsoft 365 Business Premium",
+            "Microsoft 365 Business Premium",
+            "Microsoft 365 Pilot Bundle",
+        ]
+
+    def test_ranks_a_listing_from_the_freshness_window_without_calling_synnex(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Plain, then for SPB, then for Exchange: one Synnex listing serves all three."""
+        choose_subscription(api, msp_with_credentials)
+        route = stellr.subscriptions().mock(side_effect=stellr_pages(DECORATED_LINES))
+        api.subscriptions(customer)
+        spb = api.subscriptions(customer, {"sku_id": SPB}).json
+        exchange = api.subscriptions(customer, {"sku_id": EXCHANGESTANDARD}).json
+        assert route.call_count == 1
+        assert (spb["subscriptions"][0]["id"], exchange["subscriptions"][0]["id"]) == (
+            "411839_1",
+            "411837_1",
+        )
+
+    def test_answers_disabled_with_no_suggestion_when_the_choice_is_off(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr
+    ) -> None:
+        """Choice off, sku_id given: empty, `suggested_id` null, no Synnex call."""
+        answer = api.subscriptions(customer, {"sku_id": SPB})
+        assert answer.json == {
+            "org_id": customer,
+            "enabled": False,
+            "subscriptions": [],
+            "suggested_id": None,
+        }
+        assert stellr.call_count() == 0
+
+    @pytest.mark.parametrize(
+        "sku_id",
+        ["SPB", "", "cbdc14ab-d96c-4c30-b9f4", f"{SPB}0", "cbdc14ab d96c 4c30 b9f4 6ada7cdc1d46"],
+    )
+    def test_refuses_a_malformed_sku_id_with_422_naming_it(
+        self, api: Api, msp_with_credentials: str, customer: str, stellr: Stellr, sku_id: str
+    ) -> None:
+        """Not a GUID: 422 naming sku_id, and Synnex is not called."""
+        choose_subscription(api, msp_with_credentials)
+        answer = api.subscriptions(customer, {"sku_id": sku_id})
+        assert answer.is_problem(422)
+        assert answer.json["field"] == "sku_id"
+        assert "sku_id" in answer.detail
+        assert stellr.call_count() == 0
+
+
 class TestGetLicenses:
     def test_lists_assignable_licenses_with_their_free_seats(
         self, api: Api, customer: str, graph: Graph
@@ -302,25 +479,38 @@ class TestGetLicenses:
             "org_id": customer,
             "licenses": [
                 {
-                    "sku_id": ENTERPRISEPACK,
-                    "sku_part_number": "ENTERPRISEPACK",
-                    "total": 25,
-                    "consumed": 22,
-                    "available": 3,
-                    "label": "ENTERPRISEPACK · 3 of 25 free",
-                },
-                {
                     "sku_id": SPB,
                     "sku_part_number": "SPB",
+                    "product_name": "Microsoft 365 Business Premium",
                     "total": 10,
                     "consumed": 12,
                     "available": 0,
-                    "label": "SPB · 0 of 10 free",
+                    "label": "Microsoft 365 Business Premium · 0 of 10 free",
+                },
+                {
+                    "sku_id": ENTERPRISEPACK,
+                    "sku_part_number": "ENTERPRISEPACK",
+                    "product_name": "Office 365 E3",
+                    "total": 25,
+                    "consumed": 22,
+                    "available": 3,
+                    "label": "Office 365 E3 · 3 of 25 free",
                 },
             ],
         }
         assert login.token.call_count == 1
         assert skus.calls.last.request.headers["Authorization"] == f"Bearer {GRAPH_TOKEN}"
+
+    def test_keeps_the_part_number_of_a_sku_missing_from_microsofts_table(
+        self, api: Api, customer: str, graph: Graph
+    ) -> None:
+        """A SKU Microsoft's table does not list: `product_name` null, the part number shown."""
+        graph.login()
+        graph.subscribed_skus().respond(
+            200, json={"value": [sku(UNLISTED_SKU, "CONTOSO_PILOT", enabled=5, consumed=1)]}
+        )
+        [option] = api.licenses(customer).json["licenses"]
+        assert (option["product_name"], option["label"]) == (None, "CONTOSO_PILOT · 4 of 5 free")
 
     def test_answers_503_with_retry_after_when_graph_throttles(
         self, api: Api, customer: str, graph: Graph

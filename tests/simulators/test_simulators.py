@@ -253,6 +253,21 @@ class TestStellrLists:
         assert by_id[s.EXCHANGE_SUBSCRIPTION_ID]["status"] == ""
         assert by_id[s.BASIC_SUSPENDED_SUBSCRIPTION_ID]["status"] == "suspended"
 
+    def test_names_contoso_lines_as_synnex_decorates_them(
+        self, http: httpx.Client, sims: Simulators
+    ) -> None:
+        """Business Premium three ways, Exchange, and a product Microsoft's table lacks."""
+        path = f"/api/v1/customers/{CONTOSO}/subscriptions"
+        records = stellr_get(http, sims, path, pageNo=1, pageSize=100).json()["data"]["records"]
+        names = {record["id"]: record["productName"] for record in records}
+        assert names[s.SPB_ANNUAL_SUBSCRIPTION_ID] == "Microsoft 365 Business Premium (NCE Annual)"
+        assert names[s.SPB_MONTHLY_SUBSCRIPTION_ID] == (
+            "Microsoft 365 Business Premium (NCE COM MTH)"
+        )
+        assert names[s.SPB_M365_SUBSCRIPTION_ID] == "M365 Business Premium - Annual"
+        assert names[s.EXCHANGE_SUBSCRIPTION_ID] == "Exchange Online (Plan 1) (NCE Annual)"
+        assert names[s.PILOT_BUNDLE_SUBSCRIPTION_ID] == "Microsoft 365 Pilot Bundle (NCE Annual)"
+
     def test_hides_another_resellers_customer(self, http: httpx.Client, sims: Simulators) -> None:
         """Out of scope: 0 subscriptions listed, and 404 when read directly."""
         no = s.WIDE_WORLD_CUSTOMER_NO
@@ -291,9 +306,9 @@ class TestSeatChange:
         wait_until(lambda: sims.stellr.operation_status(operation_id) == "completed")
         assert sims.stellr.subscription_quantity(CONTOSO, s.SPB_ANNUAL_SUBSCRIPTION_ID) == 13
         assert time.monotonic() - started >= SEAT_CHANGE_DELAY
-        assert sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).enabled == 15
+        assert sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).enabled == 17
 
-        wait_until(lambda: sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).enabled == 16)
+        wait_until(lambda: sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).enabled == 18)
         assert time.monotonic() - started >= SEAT_CHANGE_DELAY + PROVISIONING_DELAY
 
     @pytest.mark.parametrize(
@@ -331,7 +346,7 @@ class TestSeatChange:
         operations = [first["operationId"], second["operationId"]]
         wait_until(lambda: {sims.stellr.operation_status(op) for op in operations} == {"completed"})
         assert sims.stellr.subscription_quantity(CONTOSO, s.SPB_ANNUAL_SUBSCRIPTION_ID) == 13
-        wait_until(lambda: sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).enabled == 16)
+        wait_until(lambda: sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).enabled == 18)
 
 
 class TestEntra:
@@ -398,7 +413,7 @@ class TestSubscribedSkus:
         skus = {
             sku["skuPartNumber"]: sku for sku in graph.get("/v1.0/subscribedSkus").json()["value"]
         }
-        assert (skus["SPB"]["prepaidUnits"]["enabled"], skus["SPB"]["consumedUnits"]) == (15, 15)
+        assert (skus["SPB"]["prepaidUnits"]["enabled"], skus["SPB"]["consumedUnits"]) == (17, 17)
         e3 = skus["ENTERPRISEPACK"]
         assert (e3["skuId"], e3["prepaidUnits"]["enabled"], e3["consumedUnits"]) == (
             s.ENTERPRISEPACK_SKU_ID,
@@ -517,7 +532,7 @@ class TestAssignLicense:
     ) -> None:
         """Assigning SPB again to a holder is 200 and consumes nothing."""
         assert graph.assign("megan.bowen@contoso.com", s.SPB_SKU_ID).status_code == 200
-        assert sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).consumed == 15
+        assert sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).consumed == 17
 
     def test_buys_a_seat_then_assigns_it(
         self, http: httpx.Client, sims: Simulators, graph: GraphCaller
@@ -527,7 +542,7 @@ class TestAssignLicense:
         assert graph.assign(s.NEW_HIRE_UPN, s.SPB_SKU_ID).status_code == 400
         assert change_seats(http, sims, s.SPB_ANNUAL_SUBSCRIPTION_ID, 13).status_code == 200
         wait_until(lambda: graph.assign(s.NEW_HIRE_UPN, s.SPB_SKU_ID).status_code == 200)
-        assert sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).consumed == 16
+        assert sims.graph.sku_units(s.CONTOSO_TENANT_ID, s.SPB_SKU_ID).consumed == 18
 
 
 class TestFaults:

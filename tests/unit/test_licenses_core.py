@@ -19,6 +19,7 @@ ENTERPRISEPACK = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 SPB = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
 EMS = "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"
 WINDOWS_STORE = "6470687e-a428-4b7a-bef2-8a291ad947c9"
+UNLISTED = "0b2d6f3e-7a41-4c58-9e1f-2a3b4c5d6e7f"  # in no copy of Microsoft's table
 
 
 def sku(
@@ -131,39 +132,56 @@ class TestFindSku:
 
 
 class TestToOption:
-    def test_labels_the_option_with_free_and_total_seats(self) -> None:
-        """ENTERPRISEPACK with 25 enabled and 22 consumed reads `3 of 25 free`."""
+    def test_labels_the_option_with_the_product_name_and_free_and_total_seats(self) -> None:
+        """ENTERPRISEPACK with 25 enabled and 22 consumed reads `Office 365 E3 · 3 of 25 free`."""
         assert to_option(sku(enabled=25, consumed=22)) == LicenseOption(
             sku_id=ENTERPRISEPACK,
             sku_part_number="ENTERPRISEPACK",
+            product_name="Office 365 E3",
             total=25,
             consumed=22,
             available=3,
-            label="ENTERPRISEPACK · 3 of 25 free",
+            label="Office 365 E3 · 3 of 25 free",
         )
 
     def test_shows_none_available_when_over_consumed(self) -> None:
         """consumed above enabled shows 0 available."""
         option = to_option(sku(SPB, "SPB", enabled=10, consumed=12))
-        assert (option.available, option.label) == (0, "SPB · 0 of 10 free")
+        assert (option.available, option.label) == (
+            0, "Microsoft 365 Business Premium · 0 of 10 free"
+        )
 
-    def test_falls_back_to_the_sku_id_without_a_part_number(self) -> None:
-        """A SKU without a part number is labelled by its id."""
-        assert to_option(sku(SPB, "", enabled=2, consumed=1)).label == f"{SPB} · 1 of 2 free"
+    def test_keeps_the_part_number_for_a_sku_missing_from_microsofts_table(self) -> None:
+        """A SKU not in the product table: `product_name` None, the part number in the label."""
+        option = to_option(sku(UNLISTED, "CONTOSO_PILOT", enabled=5, consumed=1))
+        assert (option.product_name, option.label) == (None, "CONTOSO_PILOT · 4 of 5 free")
+
+    def test_finds_the_product_of_an_upper_case_sku_id(self) -> None:
+        """Graph's GUID in upper case still finds Microsoft's name."""
+        option = to_option(sku(SPB.upper(), "SPB", enabled=1, consumed=0))
+        assert option.product_name == "Microsoft 365 Business Premium"
+
+    def test_falls_back_to_the_sku_id_without_a_name_or_part_number(self) -> None:
+        """A SKU neither in the table nor with a part number is labelled by its id."""
+        assert to_option(sku(UNLISTED, "", enabled=2, consumed=1)).label == (
+            f"{UNLISTED} · 1 of 2 free"
+        )
 
 
 class TestLicenseOptions:
-    def test_lists_user_assignable_skus_sorted_by_part_number(self) -> None:
-        """Company and suspended SKUs are left out; the rest sorted by part number."""
+    def test_lists_user_assignable_skus_sorted_by_name(self) -> None:
+        """Company and suspended SKUs are left out; the rest sorted by what the label shows."""
         skus = [
-            sku(SPB, "SPB", enabled=12, consumed=12),
+            sku(ENTERPRISEPACK, "ENTERPRISEPACK", enabled=25, consumed=22),
+            sku(UNLISTED, "CONTOSO_PILOT", enabled=3, consumed=3),
             sku(WINDOWS_STORE, "WINDOWS_STORE", applies_to="Company"),
             sku(EMS, "EMS", status="Suspended"),
-            sku(ENTERPRISEPACK, "ENTERPRISEPACK", enabled=25, consumed=22),
+            sku(SPB, "SPB", enabled=12, consumed=12),
         ]
         assert [option.label for option in license_options(skus)] == [
-            "ENTERPRISEPACK · 3 of 25 free",
-            "SPB · 0 of 12 free",
+            "CONTOSO_PILOT · 0 of 3 free",
+            "Microsoft 365 Business Premium · 0 of 12 free",
+            "Office 365 E3 · 3 of 25 free",
         ]
 
     def test_returns_an_empty_list_for_a_tenant_without_skus(self) -> None:

@@ -297,3 +297,90 @@ class TestLookupSubscriptions:
             lookup_subscriptions(orgs=Orgs(), secrets=Secrets(stored=False),
                                  stellr_for=lambda _: Stellr(), org_id="contoso", executor=pool)
         assert raised.value.field == "synnex-credentials"
+
+
+SPB_SKU = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+
+
+class TwoBusinessPremiumLines(Stellr):
+    """Contoso's annual and monthly Business Premium lines, and an Exchange line."""
+
+    def list_subscriptions(self, customer_no: str) -> list[Subscription]:
+        self.listings += 1
+        monthly = spb(3).model_copy(update={
+            "id": "411834_1", "product_name": "Microsoft 365 Business Premium (NCE COM MTH)",
+            "term": "monthly",
+        })
+        exchange = spb(4).model_copy(update={
+            "id": "411837_1", "product_name": "Exchange Online (Plan 1) (NCE Annual)",
+        })
+        return [spb(), monthly, exchange]
+
+
+class History:
+    """The last subscription per org and SKU, in memory; `down` fails every read."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        self.down = down
+        self.rows: dict[tuple[str, str], str] = {}
+        self.reads = 0
+
+    def record(self, org_id: str, sku_id: str, subscription_id: str) -> None:
+        self.rows[(org_id, sku_id)] = subscription_id
+
+    def find_last(self, org_id: str, sku_id: str) -> str | None:
+        self.reads += 1
+        if self.down:
+            raise Unavailable("storage", "read last subscription: storage answered 503")
+        return self.rows.get((org_id, sku_id))
+
+
+class TestLookupSubscriptionsForASku:
+    @pytest.fixture
+    def pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(4)
+
+    def test_suggests_the_line_bought_through_last_with_and_without_concurrent_reads(
+        self, pool: ThreadPoolExecutor
+    ) -> None:
+        """Two exact lines, the monthly one bought through last: suggested either way."""
+        history = History()
+        history.record("contoso", SPB_SKU, "411834_1")
+        for executor in (pool, None):
+            answer = lookup_subscriptions(
+                orgs=Orgs(), secrets=Secrets(), stellr_for=lambda _: TwoBusinessPremiumLines(),
+                org_id="contoso", sku_id=SPB_SKU.upper(), history=history, executor=executor,
+            )
+            assert [(s.id, s.match) for s in answer.subscriptions] == [
+                ("411834_1", "exact"), ("411833_1", "exact"), ("411837_1", "none"),
+            ]
+            assert getattr(answer, "suggested_id", "missing") == "411834_1"
+
+    def test_reads_no_history_for_a_single_exact_match_without_an_executor(self) -> None:
+        """One exact line: suggested at once, the purchase history not read."""
+        history = History()
+        answer = lookup_subscriptions(
+            orgs=Orgs(), secrets=Secrets(), stellr_for=lambda _: Stellr(), org_id="contoso",
+            sku_id=SPB_SKU, history=history,
+        )
+        assert getattr(answer, "suggested_id", "missing") == "411833_1"
+        assert history.reads == 0
+
+    def test_suggests_nothing_rather_than_failing_when_the_history_cannot_be_read(
+        self, pool: ThreadPoolExecutor
+    ) -> None:
+        """Storage down for the history read: the ranked dropdown, `suggested_id` None."""
+        answer = lookup_subscriptions(
+            orgs=Orgs(), secrets=Secrets(), stellr_for=lambda _: TwoBusinessPremiumLines(),
+            org_id="contoso", sku_id=SPB_SKU, history=History(down=True), executor=pool,
+        )
+        assert [s.match for s in answer.subscriptions] == ["exact", "exact", "none"]
+        assert getattr(answer, "suggested_id", "missing") is None
+
+    def test_refuses_a_sku_id_that_is_not_a_guid_before_reading_anything(self) -> None:
+        """`SPB` is a part number: InvalidInput naming sku_id, no storage or Stellr call."""
+        stellr = Stellr()
+        with pytest.raises(InvalidInput) as raised:
+            lookup_subscriptions(orgs=Orgs(), secrets=Secrets(down=True),
+                                 stellr_for=lambda _: stellr, org_id="contoso", sku_id="SPB")
+        assert (raised.value.field, raised.value.status, stellr.listings) == ("sku_id", 422, 0)

@@ -14,6 +14,8 @@ from shared.core.subscriptions import (
     dropdown_options,
     is_active,
     is_microsoft,
+    matched_options,
+    suggest,
     to_option,
 )
 from shared.models import Subscription
@@ -47,6 +49,7 @@ class TestDeriveTerm:
             ("Microsoft 365 E3 P1Y", "annual"),
             ("NCE Exchange Online Plan 1 Monthly", "monthly"),
             ("Exchange Online Plan 1 P1M", "monthly"),
+            ("Microsoft 365 Business Premium (NCE COM MTH)", "monthly"),
             ("Microsoft 365 E5 3 year", "triennial"),
             ("Microsoft 365 E5 Triennial", "triennial"),
             ("Windows Server 2022 P3Y", "triennial"),
@@ -121,10 +124,17 @@ class TestDisplayName:
             ("Microsoft 365 E3 (NCE)", "Microsoft 365 E3"),
             ("Microsoft 365 E5 (no Teams)", "Microsoft 365 E5 (no Teams)"),
             ("  Exchange   Online Plan 1 ", "Exchange Online Plan 1"),
+            ("Microsoft 365 Business Premium (NCE COM MTH)", "Microsoft 365 Business Premium"),
+            ("M365 Business Premium - Annual", "M365 Business Premium"),
+            ("Exchange Online (Plan 1) (NCE Annual)", "Exchange Online (Plan 1)"),
+            (
+                "Microsoft 365 Business Standard - Prepaid Legacy",
+                "Microsoft 365 Business Standard - Prepaid Legacy",
+            ),
         ],
     )
     def test_strips_only_a_trailing_term_hint(self, name: str, expected: str) -> None:
-        """A bracketed term hint goes; other brackets stay."""
+        """A bracketed or dashed term hint goes; other brackets and dashes stay."""
         assert display_name(name) == expected
 
 
@@ -226,3 +236,60 @@ class TestDropdownOptions:
     def test_answers_an_empty_list_for_no_subscriptions(self) -> None:
         """No lines: no options."""
         assert dropdown_options([]) == []
+
+
+SPB = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
+
+
+class TestMatchedOptions:
+    """matched_options"""
+
+    def test_puts_exact_matches_first_and_keeps_the_dropdown_order_within_each(self) -> None:
+        """exact, likely, none, unknown; alike entries in name-then-term order."""
+        lines = [
+            sub(id="1_1", product_name="Microsoft 365 Pilot Bundle (NCE)"),
+            sub(id="2_1", product_name="Exchange Online (Plan 1) (NCE Annual)"),
+            sub(
+                id="3_1",
+                product_name="Microsoft 365 Business Premium (NCE COM MTH)",
+                term="unknown",
+            ),
+            sub(id="4_1", product_name="Business Premium"),
+            sub(id="5_1", product_name="M365 Business Premium - Annual"),
+            sub(id="6_1", product_name="Office 365 E3", vendor="Cisco"),
+        ]
+        options = matched_options(lines, SPB)
+        assert [(o.id, o.match) for o in options] == [
+            ("5_1", "exact"),
+            ("3_1", "exact"),
+            ("4_1", "likely"),
+            ("2_1", "none"),
+            ("1_1", "unknown"),
+        ]
+        assert [o.id for o in dropdown_options(lines)] == ["4_1", "2_1", "5_1", "3_1", "1_1"]
+
+    def test_answers_an_empty_list_for_no_subscriptions(self) -> None:
+        """No lines: an empty list."""
+        assert matched_options([], SPB) == []
+
+
+class TestSuggest:
+    """suggest"""
+
+    def test_suggests_the_only_exact_match(self) -> None:
+        """One exact match: that one, whatever was bought before."""
+        assert suggest(["411833_1"], None) == "411833_1"
+        assert suggest(["411833_1"], "411834_1") == "411833_1"
+
+    def test_suggests_the_last_one_bought_through_among_several(self) -> None:
+        """Several exact matches: the one the org bought the SKU through last time."""
+        assert suggest(["411833_1", "411834_1"], "411834_1") == "411834_1"
+
+    def test_suggests_nothing_when_the_last_one_is_not_among_them(self) -> None:
+        """Several exact, and the last one bought is not one of them, or none was: None."""
+        assert suggest(["411833_1", "411834_1"], "411835_1") is None
+        assert suggest(["411833_1", "411834_1"], None) is None
+
+    def test_suggests_nothing_without_an_exact_match(self) -> None:
+        """No exact match: None, even with a purchase on record."""
+        assert suggest([], "411833_1") is None
