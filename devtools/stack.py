@@ -210,15 +210,90 @@ def functions(env: dict[str, str], port: int, *, host: Host = "auto") -> Iterato
             local.stop()
 
 
-def _func_start(env: dict[str, str], port: int) -> Iterator[str]:
-    settings = ROOT / "local.settings.json"
-    settings.write_text(
-        json.dumps(
-            {"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "python", **env}},
-            indent=2,
-        )
+def project_venv() -> Path:
+    """The virtual environment the functions run in: the checkout's .venv (scripts/setup makes
+    it), else the one this process runs in."""
+    venv = ROOT / ".venv"
+    return venv if (venv / "bin" / "python").exists() else Path(sys.prefix)
+
+
+def func_environment(
+    base: Mapping[str, str], app_env: Mapping[str, str], venv: Path
+) -> dict[str, str]:
+    """The environment of `func start`: `base` (this process's), the app's settings, and the
+    venv's Python for the worker.
+
+    Core Tools keeps a variable already in its environment over the same name in
+    local.settings.json ("Skipping ... already defined in current environment variables"), so
+    the stack's settings win without that file being written. The worker is started with
+    `languageWorkers__python__defaultExecutablePath`, else the first `python` on PATH: both
+    point at the venv. The Azure markers are left out: the local stack is not Azure.
+    """
+    from shared.settings import AZURE_MARKERS
+
+    env = {name: value for name, value in base.items() if name not in AZURE_MARKERS}
+    env.pop("PYTHONHOME", None)  # would pull the worker out of the venv
+    env.update(app_env)
+    bin_dir = venv / "bin"
+    env["FUNCTIONS_WORKER_RUNTIME"] = "python"
+    env["VIRTUAL_ENV"] = str(venv)
+    env["PATH"] = os.pathsep.join(filter(None, [str(bin_dir), base.get("PATH", "")]))
+    env["languageWorkers__python__defaultExecutablePath"] = str(bin_dir / "python")
+    return env
+
+
+def local_settings_notes(existing: Path, app_env: Mapping[str, str], copy: Path) -> list[str]:
+    """What to tell the developer about local.settings.json, which the stack never writes.
+
+    Values of an existing file that the app reads and the stack does not set still reach the
+    app (Core Tools applies them), so they are named.
+    """
+    from shared.settings import Settings
+
+    if not existing.exists():
+        return [
+            f"{existing.name}: none. The stack's settings go to func as environment variables; "
+            f"a copy is in {_shown(copy)}.",
+        ]
+    notes = [
+        f"{existing.name}: yours, left as it is. The stack's settings go to func as environment "
+        f"variables, which win over its Values of the same name; a copy is in {_shown(copy)}.",
+    ]
+    try:
+        values = json.loads(existing.read_text(encoding="utf-8")).get("Values", {})
+    except (ValueError, AttributeError):
+        return [*notes, f"{existing.name} is not valid JSON: func may refuse to start."]
+    kept = sorted(
+        name for name in values
+        if name in Settings.model_fields and name not in app_env and str(values[name]).strip()
     )
-    process = subprocess.Popen(["func", "start", "--port", str(port)], cwd=ROOT)
+    if kept:
+        notes.append(f"Its Values {', '.join(kept)} are not set by the stack and still apply.")
+    return notes
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def write_settings_copy(path: Path, app_env: Mapping[str, str]) -> None:
+    """The stack's settings in local.settings.json's shape, for reference (never read back)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = {"FUNCTIONS_WORKER_RUNTIME": "python", **app_env}
+    path.write_text(json.dumps({"IsEncrypted": False, "Values": values}, indent=2) + "\n")
+
+
+def _func_start(env: dict[str, str], port: int) -> Iterator[str]:
+    copy = LOCAL / "local.settings.json"
+    write_settings_copy(copy, env)
+    for note in local_settings_notes(ROOT / "local.settings.json", env, copy):
+        print(note, flush=True)
+    venv = project_venv()
+    print(f"func start runs the functions with {venv / 'bin' / 'python'}", flush=True)
+    process = subprocess.Popen(
+        ["func", "start", "--port", str(port)], cwd=ROOT,
+        env=func_environment(os.environ, env, venv),
+    )
     try:
         _wait_for_port(port, seconds=120)
         yield f"http://127.0.0.1:{port}/api"
@@ -234,8 +309,20 @@ def seed_demo(api: str) -> None:
     """Northwind IT (the MSP, sandbox credentials, subscription choice on for every customer)
     over Contoso Ltd (a customer with a tenant and a Synnex customer number)."""
     with httpx.Client(base_url=api, timeout=30) as client:
+        # Credentials before the customer org, so that its Synnex customer number is checked
+        # as it would be in Azure.
         steps = [
             ("PUT", "/orgs/northwind", {"name": "Northwind IT"}),
+            (
+                "PUT",
+                "/orgs/northwind/synnex-credentials",
+                {
+                    "environment": "sandbox",
+                    "region": "us",
+                    "client_id": seed.SANDBOX_CLIENT_ID,
+                    "client_secret": seed.SANDBOX_CLIENT_SECRET,
+                },
+            ),
             (
                 "PUT",
                 "/orgs/contoso",
@@ -250,16 +337,6 @@ def seed_demo(api: str) -> None:
                 "PUT",
                 "/orgs/northwind/variables/licencing_choose_subscription",
                 {"value": "1", "cascade": True},
-            ),
-            (
-                "PUT",
-                "/orgs/northwind/synnex-credentials",
-                {
-                    "environment": "sandbox",
-                    "region": "us",
-                    "client_id": seed.SANDBOX_CLIENT_ID,
-                    "client_secret": seed.SANDBOX_CLIENT_SECRET,
-                },
             ),
         ]
         for method, path, body in steps:

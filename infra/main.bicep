@@ -84,6 +84,17 @@ param alertEmail string = ''
 @description('Tags put on every resource.')
 param tags object = {}
 
+@description('Object id of the MSP automation platform\'s identity (its managed identity, or the service principal of its app registration) that puts onboarding events on the queue and reads results. Empty: no access is granted; the platform can still use POST /api/onboarding with a function key.')
+param platformPrincipalId string = ''
+
+@description('Kind of platformPrincipalId: ServicePrincipal for a managed identity or an app registration\'s service principal; User or Group for tests by a person.')
+@allowed([
+  'ServicePrincipal'
+  'User'
+  'Group'
+])
+param platformPrincipalType string = 'ServicePrincipal'
+
 // ---------------------------------------------------------------------------------------------
 // Names and constants
 // ---------------------------------------------------------------------------------------------
@@ -104,15 +115,16 @@ var alertRuleName = '${baseName}-onboarding-failures-${suffix}'
 var deploymentContainerName = 'app-package'
 
 // Every queue in shared/names.py ALL_QUEUES (the -poison twins included, so that the alert
-// and replay tooling find them even before the host first creates one).
-var queueNames = [
-  'onboarding-events'
+// and replay tooling find them even before the host first creates one). The two the
+// automation platform uses are resources of their own (below): its roles are scoped to them.
+var onboardingEventsQueueName = 'onboarding-events'
+var onboardingResultsQueueName = 'onboarding-results'
+var workQueueNames = [
   'license-purchases'
   'license-waits'
   'onboarding-events-poison'
   'license-purchases-poison'
   'license-waits-poison'
-  'onboarding-results'
 ]
 
 // Every table in shared/names.py ALL_TABLES. `devsecrets` stays empty in Azure (KEY_VAULT_URI
@@ -216,10 +228,22 @@ resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-0
   name: 'default'
 }
 
-resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queueName in queueNames: {
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [for queueName in workQueueNames: {
   parent: queueService
   name: queueName
 }]
+
+// Where the automation platform puts one message per new hire.
+resource onboardingEventsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: onboardingEventsQueueName
+}
+
+// Where the app puts each event's final status for the platform to read.
+resource onboardingResultsQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: onboardingResultsQueueName
+}
 
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage
@@ -468,6 +492,40 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 }
 
 // ---------------------------------------------------------------------------------------------
+// The automation platform's identity (optional): send to onboarding-events, read and delete on
+// onboarding-results, each role scoped to that one queue and nothing else
+// ---------------------------------------------------------------------------------------------
+
+// Storage Queue Data Message Sender: put messages, nothing else (no peek, no delete).
+resource platformEventsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(platformPrincipalId)) {
+  name: guid(onboardingEventsQueue.id, platformPrincipalId, 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a')
+  scope: onboardingEventsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a')
+    principalId: platformPrincipalId
+    principalType: platformPrincipalType
+    description: 'The MSP automation platform puts onboarding events on this queue.'
+  }
+}
+
+// Storage Queue Data Message Processor: peek, get and delete messages of this queue.
+resource platformResultsProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(platformPrincipalId)) {
+  name: guid(onboardingResultsQueue.id, platformPrincipalId, '8a0f0c08-91a1-4084-bc3d-661d67233fed')
+  scope: onboardingResultsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '8a0f0c08-91a1-4084-bc3d-661d67233fed')
+    principalId: platformPrincipalId
+    principalType: platformPrincipalType
+    description: 'The MSP automation platform reads and deletes onboarding results on this queue.'
+  }
+}
+
+// The form's function key is not created here: Microsoft.Web/sites/functions/keys needs the
+// function to exist, and on Flex Consumption the functions exist only once the code is
+// published (after this deployment). scripts/deploy sets the key with `az functionapp
+// function keys set` on each function of shared/names.py FORM_FUNCTIONS after publishing.
+
+// ---------------------------------------------------------------------------------------------
 // Operator alert: a failed onboarding licence, or a message moved to a poison queue
 // ---------------------------------------------------------------------------------------------
 
@@ -536,5 +594,8 @@ output functionAppPrincipalId string = functionApp.identity.principalId
 output keyVaultName string = keyVault.name
 output keyVaultUri string = keyVault.properties.vaultUri
 output storageAccountName string = storage.name
+// What the automation platform calls: POST <url>/messages to send, GET/DELETE to read results.
+output onboardingEventsQueueUrl string = '${storage.properties.primaryEndpoints.queue}${onboardingEventsQueue.name}'
+output onboardingResultsQueueUrl string = '${storage.properties.primaryEndpoints.queue}${onboardingResultsQueue.name}'
 output appInsightsName string = appInsights.name
 output alertRuleName string = onboardingFailureAlert.name

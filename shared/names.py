@@ -31,3 +31,14 @@ ALL_TABLES = (
     PURCHASE_LEDGER_TABLE,
     SUBSCRIPTION_LOCKS_TABLE,
 )
+
+# HTTP functions (function_app.py names) that the MSP's form backend calls: the lookups, the
+# intake and the status. Each gets a function-level key named FORM_KEY_NAME (scripts/deploy),
+# which opens that function and no other; every other route needs an operator's host key.
+FORM_KEY_NAME = "form"
+FORM_FUNCTIONS = (
+    "get_subscriptions",
+    "get_licenses",
+    "post_onboarding",
+    "get_onboarding",
+)

@@ -12,6 +12,11 @@ from shared.errors import ConfigurationError
 # HTTPS only: the Graph and Stellr secrets travel to these hosts.
 HttpsUrl = Annotated[str, Field(pattern=r"^https://[^/\s]+(/[^\s]*)?$")]
 
+# Variables the Azure platform sets on every instance (contract section 6): any one of them
+# means the app runs in Azure, where the plaintext `devsecrets` table is refused. Local tools
+# (devtools/stack.py, the tests) clear them, since a container host may set CONTAINER_NAME.
+AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME", "CONTAINER_NAME")
+
 
 class Settings(BaseSettings):
     """Every setting the app reads. Names are exactly the app setting names."""
@@ -28,7 +33,11 @@ class Settings(BaseSettings):
     AzureWebJobsStorage__clientId: str | None = None
 
     KEY_VAULT_URI: AnyHttpUrl | None = None
+    # Set by the platform, never by us: any one of them means the app runs in Azure
+    # (AZURE_MARKERS). Flex Consumption tells instances apart by CONTAINER_NAME.
     WEBSITE_INSTANCE_ID: str | None = None
+    WEBSITE_SITE_NAME: str | None = None
+    CONTAINER_NAME: str | None = None
 
     GRAPH_CLIENT_ID: str | None = None
     GRAPH_CLIENT_SECRET: str | None = Field(default=None, repr=False)
@@ -43,6 +52,13 @@ class Settings(BaseSettings):
     LICENSE_WAIT_DEADLINE_HOURS: float = Field(default=24, gt=0, allow_inf_nan=False)
     USER_LOOKUP_DEADLINE_SECONDS: float = Field(default=300, ge=0, allow_inf_nan=False)
 
+    @field_validator("KEY_VAULT_URI", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # A value of spaces (a half-edited app setting) counts as unset, so that the clear
+        # "KEY_VAULT_URI not set" error of the secret store applies, not a URL parse error.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator(
         "GRAPH_AUTHORITY_HOST", "GRAPH_BASE_URL", "SYNNEX_API_BASE_URL", "SYNNEX_TOKEN_URL"
     )
@@ -52,7 +68,8 @@ class Settings(BaseSettings):
 
     @property
     def running_in_azure(self) -> bool:
-        return bool(self.WEBSITE_INSTANCE_ID)
+        """True when any platform variable of AZURE_MARKERS is set and not blank."""
+        return any((getattr(self, name) or "").strip() for name in AZURE_MARKERS)
 
     def require_storage(self) -> None:
         """Raise ConfigurationError unless some form of AzureWebJobsStorage is set."""

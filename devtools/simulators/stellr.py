@@ -282,6 +282,7 @@ class StellrSimulator(SimulatorBase[StellrState]):
             "customerNo": customer.customer_no,
             "customerName": customer.name,
             "email": customer.email,
+            "domain": customer.domain or customer.email.rpartition("@")[2] or None,
             "country": customer.country,
             "status": "active",
         }

@@ -28,6 +28,9 @@ class Customer:
     country: str = "US"
     # Simulator-internal: the customer's Microsoft tenant, never sent on the wire.
     tenant_id: str | None = None
+    # The customer's primary domain on the wire (ASSUMED field `domain`); None: the domain of
+    # `email`.
+    domain: str | None = None
 
 
 @dataclass

@@ -33,13 +33,17 @@ class TableOrgStore:
                 entity = self._orgs().get_entity(_ORG_PARTITION, org_id)
             except ResourceNotFoundError:
                 return None
-        return Org(
-            org_id=org_id,
-            name=entity["name"],
-            parent_id=entity.get("parent_id") or None,
-            m365_tenant_id=entity.get("m365_tenant_id") or None,
-            synnex_customer_no=entity.get("synnex_customer_no") or None,
-        )
+        return _org(org_id, entity)
+
+    def list_orgs(self) -> list[Org]:
+        """Every org (one partition: an MSP's tree is hundreds, not millions); Unavailable."""
+        with storage_errors("list orgs"):
+            entities = list(
+                self._orgs().query_entities(
+                    "PartitionKey eq @partition", parameters={"partition": _ORG_PARTITION}
+                )
+            )
+        return [_org(entity["RowKey"], entity) for entity in entities]
 
     def put_org(self, org: Org) -> None:
         """Create or replace the org; raises Unavailable."""
@@ -86,6 +90,16 @@ class TableOrgStore:
         """Delete; succeeds when already gone."""
         with storage_errors("delete variable"):
             self._variables().delete_entity(org_id, name)
+
+
+def _org(org_id: str, entity: Any) -> Org:
+    return Org(
+        org_id=org_id,
+        name=entity["name"],
+        parent_id=entity.get("parent_id") or None,
+        m365_tenant_id=entity.get("m365_tenant_id") or None,
+        synnex_customer_no=entity.get("synnex_customer_no") or None,
+    )
 
 
 def _variable(org_id: str, entity: Any) -> Variable:

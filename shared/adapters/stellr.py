@@ -93,6 +93,9 @@ class _Wire:
     # Field aliases, the preferred name first.
     CUSTOMER_NO: Final = ("customerNo", "customerNumber")
     CUSTOMER_NAME: Final = ("customerName", "companyName", "name")
+    # ASSUMED (no public source names it): the customer's primary (or Microsoft) domain, e.g.
+    # "contoso.com", used only to suggest an org (synnex-customers); None when absent.
+    CUSTOMER_DOMAIN: Final = ("domain", "domainName", "customerDomain", "microsoftDomain")
     SUBSCRIPTION_ID: Final = ("id", "subscriptionId")
     CONTRACT_NO: Final = ("contractNo",)
     VENDOR: Final = ("vendorName", "vendor", "publisher")
@@ -654,10 +657,16 @@ def _parse_customer(record: _Record) -> Customer | None:
     if customer_no is None:
         _skip("customer", "no customer number")
         return None
-    known = {*_Wire.CUSTOMER_NO, *_Wire.CUSTOMER_NAME, *Customer.model_fields}
+    known = {
+        *_Wire.CUSTOMER_NO, *_Wire.CUSTOMER_NAME, *_Wire.CUSTOMER_DOMAIN, *Customer.model_fields,
+    }
     extra = {k: v for k, v in record.items() if k not in known}
+    domain = _text(record, _Wire.CUSTOMER_DOMAIN)
     try:
-        return Customer(customer_no=customer_no, name=_text(record, _Wire.CUSTOMER_NAME), **extra)
+        return Customer(
+            customer_no=customer_no, name=_text(record, _Wire.CUSTOMER_NAME),
+            domain=domain.lower() if domain else None, **extra,
+        )
     except ValidationError:
         _skip("customer", "invalid fields", customer_no)
         return None

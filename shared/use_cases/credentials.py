@@ -27,7 +27,8 @@ class CredentialProbe(Protocol):
 StellrFor = Callable[[SynnexCredentials], CredentialProbe]
 
 
-def _require_root(org: Org) -> None:
+def require_root(org: Org) -> None:
+    """InvalidInput (422, field org_id) unless `org` is an MSP root."""
     if org.parent_id is not None:
         raise InvalidInput(
             "org_id",
@@ -64,7 +65,7 @@ def save_credentials(
 ) -> CredentialCheck:
     """Test the credentials, and store them only when valid."""
     org = get_org(orgs, org_id)
-    _require_root(org)
+    require_root(org)
     credentials = SynnexCredentials(
         environment=body.environment, region=body.region, client_id=body.client_id,
         client_secret=body.client_secret,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol
 
 from shared.core.variables import resolve_effective
@@ -65,13 +66,22 @@ def lineage(store: OrgStore, org: Org) -> list[Org]:
     return chain
 
 
-def put_org(store: OrgStore, org_id: str, body: OrgIn) -> tuple[Org, bool]:
+# (root org id, customer number) -> None, or InvalidInput naming synnex_customer_no.
+CustomerNoCheck = Callable[[str, str], None]
+
+
+def put_org(
+    store: OrgStore, org_id: str, body: OrgIn, *, check_customer_no: CustomerNoCheck | None = None
+) -> tuple[Org, bool]:
     """Create or replace an org; returns it and whether it is new.
 
-    InvalidInput (422) for a parent that does not exist, a cycle, or a tree too deep.
+    InvalidInput (422) for a parent that does not exist, a cycle, or a tree too deep, and
+    whatever `check_customer_no` raises for the body's `synnex_customer_no` (given the org's
+    MSP root), which is asked after the parent checks and before anything is written.
     """
     check_org_id(org_id)
     existing = store.get_org(org_id)
+    root_id = org_id
     if body.parent_id is not None:
         parent = store.get_org(body.parent_id)
         if parent is None:
@@ -81,6 +91,9 @@ def put_org(store: OrgStore, org_id: str, body: OrgIn) -> tuple[Org, bool]:
             raise InvalidInput("parent_id", "would make the org its own ancestor (a cycle)")
         if len(chain) >= MAX_DEPTH:
             raise InvalidInput("parent_id", f"the org tree may be at most {MAX_DEPTH} deep")
+        root_id = chain[-1].org_id
+    if body.synnex_customer_no is not None and check_customer_no is not None:
+        check_customer_no(root_id, body.synnex_customer_no)
     org = Org(
         org_id=org_id,
         name=body.name,

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from pycep import BicepParser
 
-from shared.names import ALL_QUEUES, ALL_TABLES
+from shared.names import (
+    ALL_QUEUES,
+    ALL_TABLES,
+    FORM_FUNCTIONS,
+    FORM_KEY_NAME,
+    ONBOARDING_EVENTS_QUEUE,
+    ONBOARDING_RESULTS_QUEUE,
+)
 from shared.settings import Settings
+from tests.unit.test_indexing import Index, index_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_DIR = REPO_ROOT / "infra"
 MAIN_BICEP = INFRA_DIR / "main.bicep"
 MAIN_PARAMETERS = INFRA_DIR / "main.parameters.json"
+DEPLOY_SCRIPT = REPO_ROOT / "scripts" / "deploy"
 OPERATOR_DOCS = (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "deploy.md")
 
 # Contract section 2, kept here on purpose: CI must not depend on ../shared/contract.md.
@@ -47,6 +57,8 @@ OPTIONAL_SETTINGS = {
     "AzureWebJobsStorage__clientId": "only for a user-assigned identity; main.bicep gives the "
     "app a system-assigned one",
     "WEBSITE_INSTANCE_ID": "set by the platform on every instance in Azure, never by us",
+    "WEBSITE_SITE_NAME": "set by the platform in Azure, never by us",
+    "CONTAINER_NAME": "set by the platform on Flex Consumption instances, never by us",
     "SYNNEX_API_BASE_URL": "override of the Stellr API host that the stored environment and "
     "region select",
     "SYNNEX_TOKEN_URL": "override of the Stellr token endpoint",
@@ -72,6 +84,9 @@ STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+# The automation platform's two queue roles (Azure built-in role ids).
+STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR = "8a0f0c08-91a1-4084-bc3d-661d67233fed"
 REFERENCE_ROLE_IDS = {
     STORAGE_BLOB_DATA_OWNER,
     STORAGE_QUEUE_DATA_CONTRIBUTOR,
@@ -79,6 +94,14 @@ REFERENCE_ROLE_IDS = {
     KEY_VAULT_SECRETS_USER,
     KEY_VAULT_SECRETS_OFFICER,
     MONITORING_METRICS_PUBLISHER,
+    STORAGE_QUEUE_DATA_MESSAGE_SENDER,
+    STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR,
+}
+# The platform's principal parameter, and role id -> the queue its one assignment is scoped to.
+PLATFORM_PRINCIPAL_PARAMETER = "platformPrincipalId"
+PLATFORM_ROLE_QUEUES = {
+    STORAGE_QUEUE_DATA_MESSAGE_SENDER: ONBOARDING_EVENTS_QUEUE,
+    STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR: ONBOARDING_RESULTS_QUEUE,
 }
 # Role id -> type of the resource it must be scoped to.
 REQUIRED_ROLE_SCOPES = {
@@ -179,6 +202,29 @@ def role_assignments(tree: Tree) -> dict[str, Tree]:
         for symbol, resource in resources_of_type(
             tree, "Microsoft.Authorization/roleAssignments"
         ).items()
+    }
+
+
+def is_for_platform(assignment: Tree) -> bool:
+    """True for an assignment to the automation platform's principal (the parameter)."""
+    return bool(assignment["properties"]["principalId"] == PLATFORM_PRINCIPAL_PARAMETER)
+
+
+def app_role_assignments(tree: Tree) -> dict[str, Tree]:
+    """The role assignments of the app's own identity (every one not for the platform)."""
+    return {
+        symbol: assignment
+        for symbol, assignment in role_assignments(tree).items()
+        if not is_for_platform(assignment)
+    }
+
+
+def platform_role_assignments(tree: Tree) -> dict[str, Tree]:
+    """The role assignments of the automation platform's principal."""
+    return {
+        symbol: assignment
+        for symbol, assignment in role_assignments(tree).items()
+        if is_for_platform(assignment)
     }
 
 
@@ -307,12 +353,12 @@ class TestRoleAssignmentsInMainBicep:
         """The five data roles of the app, each on the resource it is for."""
         granted = {
             role_id(assignment): main_bicep["resources"][assignment["scope"]]["type"]
-            for assignment in role_assignments(main_bicep).values()
+            for assignment in app_role_assignments(main_bicep).values()
         }
         assert granted == REQUIRED_ROLE_SCOPES
 
     def test_use_only_role_ids_of_the_reference(self, main_bicep: Tree) -> None:
-        """Every role id is one of the six built-in data roles of the reference."""
+        """Every role id is one of the built-in data roles listed here."""
         used = {role_id(assignment) for assignment in role_assignments(main_bicep).values()}
         assert sorted(used - REFERENCE_ROLE_IDS) == []
 
@@ -321,16 +367,141 @@ class TestRoleAssignmentsInMainBicep:
         text = MAIN_BICEP.read_text(encoding="utf-8").lower()
         assert [name for guid, name in BROAD_ROLE_IDS.items() if guid in text] == []
 
-    def test_go_to_the_function_app_identity_only(self, main_bicep: Tree) -> None:
-        """Each principalId is the function app's system-assigned identity."""
+    def test_go_to_the_function_app_identity_or_the_platform_only(
+        self, main_bicep: Tree
+    ) -> None:
+        """Each principalId is the app's system-assigned identity, or the platform parameter."""
         symbol, _ = function_app(main_bicep)
-        for assignment in role_assignments(main_bicep).values():
+        for assignment in app_role_assignments(main_bicep).values():
             principal = assignment["properties"]["principalId"]["operator"]["operands"]
             assert principal["operand_1"] == symbol
             assert principal["operand_2"]["operator"]["operands"] == {
                 "operand_1": "identity",
                 "operand_2": "principalId",
             }
+
+
+class TestPlatformAccessInMainBicep:
+    """The automation platform's optional access to its two queues (issue 11, item 2)."""
+
+    def test_grant_send_on_events_and_read_delete_on_results_scoped_to_each_queue(
+        self, main_bicep: Tree
+    ) -> None:
+        """Message Sender on onboarding-events, Message Processor on onboarding-results only."""
+        granted: dict[str, str] = {}
+        for assignment in platform_role_assignments(main_bicep).values():
+            queue = main_bicep["resources"][assignment["scope"]]
+            assert queue["type"] == "Microsoft.Storage/storageAccounts/queueServices/queues"
+            name = body(queue)["name"]
+            granted[role_id(assignment)] = variable(main_bicep, name)
+        assert granted == PLATFORM_ROLE_QUEUES
+
+    def test_grant_nothing_when_no_principal_is_given(self, main_bicep: Tree) -> None:
+        """The principal is optional (empty by default), and each assignment is conditional."""
+        parameter = main_bicep["parameters"][PLATFORM_PRINCIPAL_PARAMETER]
+        assert parameter["default"] == ""
+        resources = resources_of_type(main_bicep, "Microsoft.Authorization/roleAssignments")
+        for symbol in platform_role_assignments(main_bicep):
+            condition = resources[symbol]["config"].get("condition")
+            assert condition is not None, f"{symbol} is not conditional"
+            assert PLATFORM_PRINCIPAL_PARAMETER in json.dumps(condition), symbol
+
+    def test_take_the_principal_type_as_a_parameter(self, main_bicep: Tree) -> None:
+        """ServicePrincipal by default (a managed identity is one); User or Group allowed."""
+        parameter = main_bicep["parameters"]["platformPrincipalType"]
+        assert parameter["default"] == "ServicePrincipal"
+        (allowed,) = [d["argument"] for d in parameter["decorators"] if d["type"] == "allowed"]
+        assert set(allowed) == {"ServicePrincipal", "User", "Group"}
+        for assignment in platform_role_assignments(main_bicep).values():
+            assert assignment["properties"]["principalType"] == "platformPrincipalType"
+
+    def test_output_the_url_of_each_queue(self, main_bicep: Tree) -> None:
+        """The platform's two queue URLs are outputs (docs/deploy.md shows how to call them)."""
+        outputs = main_bicep["outputs"]
+        for output in ("onboardingEventsQueueUrl", "onboardingResultsQueueUrl"):
+            value = outputs[output]["value"]
+            assert "primaryEndpoints.queue" in value, output
+
+
+# The routes the MSP's form backend calls (issue 11): the two lookups, the intake and the
+# status. Its key must open these and nothing else.
+FORM_ROUTES = (
+    ("GET", "orgs/{org_id}/subscriptions"),
+    ("GET", "orgs/{org_id}/licenses"),
+    ("POST", "onboarding"),
+    ("GET", "onboarding/{event_id}"),
+)
+# Form routes that may come later; when a function serves one, it belongs to the form too.
+OPTIONAL_FORM_ROUTES = (("GET", "onboarding"),)
+
+
+@pytest.fixture(scope="module")
+def app_index() -> Index:
+    """function_app as the host indexes it (a fresh interpreter, no settings)."""
+    return index_app()
+
+
+class TestFormKeySplit:
+    """The form's function key reaches the form's functions only (issue 11, item 4)."""
+
+    def test_form_functions_are_exactly_those_serving_the_form_routes(
+        self, app_index: Index
+    ) -> None:
+        """FORM_FUNCTIONS = the functions of the lookups, intake and status (no other route)."""
+        routes = FORM_ROUTES + tuple(
+            (method, route) for method, route in OPTIONAL_FORM_ROUTES
+            if app_index.serving(method, route)
+        )
+        serving = {name for method, route in routes for name, _ in app_index.serving(method, route)}
+        missing = [f"{method} {route}" for method, route in FORM_ROUTES
+                   if not app_index.serving(method, route)]
+        assert missing == [], f"no function serves these form routes yet: {missing}"
+        assert sorted(serving) == sorted(FORM_FUNCTIONS)
+
+    def test_each_form_function_exists_and_asks_for_a_function_key(
+        self, app_index: Index
+    ) -> None:
+        """Each name in FORM_FUNCTIONS is an HTTP function of function_app, auth level FUNCTION."""
+        http = dict(app_index.http_functions())
+        assert sorted(set(FORM_FUNCTIONS) - set(http)) == []
+        assert {name: http[name]["authLevel"] for name in FORM_FUNCTIONS} == dict.fromkeys(
+            FORM_FUNCTIONS, "FUNCTION"
+        )
+
+    def test_deploy_script_keys_exactly_the_form_functions(self) -> None:
+        """scripts/deploy takes its list from shared/names.py and prints exactly it."""
+        done = subprocess.run(
+            ["bash", str(DEPLOY_SCRIPT), "--print-form-functions"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == list(FORM_FUNCTIONS)
+
+    def test_deploy_script_names_no_other_function(self, app_index: Index) -> None:
+        """No function outside FORM_FUNCTIONS appears in scripts/deploy (it would get the key)."""
+        text = DEPLOY_SCRIPT.read_text(encoding="utf-8")
+        named = {
+            function["name"] for function in app_index.functions
+            if re.search(rf"(?<![\w]){re.escape(function['name'])}(?![\w])", text)
+        }
+        assert sorted(named - set(FORM_FUNCTIONS)) == []
+
+    def test_deploy_script_sets_function_keys_never_host_keys(self) -> None:
+        """The form's key is set per function (`function keys set`), never as a host key."""
+        text = DEPLOY_SCRIPT.read_text(encoding="utf-8")
+        assert 'az functionapp function keys set' in text
+        assert '--key-name "$FORM_KEY_NAME"' in text
+        assert "az functionapp keys set" not in text
+        assert FORM_KEY_NAME == "form"
+
+    def test_main_bicep_creates_no_function_key(self, main_bicep: Tree) -> None:
+        """Function keys need published functions, so Bicep (which runs first) makes none."""
+        # A host key would open every route: the form must never get one.
+        for resource_type in (
+            "Microsoft.Web/sites/functions/keys",
+            "Microsoft.Web/sites/host/functionKeys",
+        ):
+            assert resources_of_type(main_bicep, resource_type) == {}
 
 
 class TestParametersFile:

@@ -46,6 +46,18 @@ class TestTableOrgStore:
         store.put_org(Org(org_id="contoso", name="Contoso Ltd"))
         assert store.get_org("contoso") == Org(org_id="contoso", name="Contoso Ltd")
 
+    def test_lists_every_org(self, store: TableOrgStore) -> None:
+        """list_orgs answers every org as get_org reads it (none: an empty list)."""
+        assert store.list_orgs() == []
+        northwind = Org(org_id="northwind", name="Northwind IT")
+        contoso = Org(
+            org_id="contoso", name="Contoso Ltd", parent_id="northwind",
+            synnex_customer_no="100234",
+        )
+        store.put_org(northwind)
+        store.put_org(contoso)
+        assert sorted(store.list_orgs(), key=lambda org: org.org_id) == [contoso, northwind]
+
     def test_keeps_variables_per_org(self, store: TableOrgStore) -> None:
         """Variables are listed for their own org only."""
         store.put_variable(Variable(org_id="contoso", name="a", value="1", cascade=True))

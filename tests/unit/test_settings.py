@@ -131,6 +131,8 @@ class TestLoadSettings:
             "LICENSE_WAIT_DEADLINE_HOURS",
             "USER_LOOKUP_DEADLINE_SECONDS",
             "WEBSITE_INSTANCE_ID",
+            "WEBSITE_SITE_NAME",
+            "CONTAINER_NAME",
         ],
     )
     def test_counts_an_empty_value_as_unset(
@@ -147,10 +149,35 @@ class TestLoadSettings:
         assert settings.GRAPH_CLIENT_SECRET == CANARY
         assert CANARY not in repr(settings)
 
-    def test_knows_when_it_runs_in_azure(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """WEBSITE_INSTANCE_ID, set by App Service, means the app runs in Azure."""
-        monkeypatch.setenv("WEBSITE_INSTANCE_ID", "4f2a9c1e7b3d")
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("WEBSITE_INSTANCE_ID", "4f2a9c1e7b3d"),
+            ("WEBSITE_SITE_NAME", "msplic-func-7x2k4q"),
+            ("CONTAINER_NAME", "msplic-func-7x2k4q_1a2b3c"),
+        ],
+    )
+    def test_knows_when_it_runs_in_azure(
+        self, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+    ) -> None:
+        """Any one of the platform's variables (Flex Consumption sets CONTAINER_NAME) is Azure."""
+        monkeypatch.setenv(name, value)
         assert load_settings().running_in_azure
+
+    @pytest.mark.parametrize("name", ["WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME", "CONTAINER_NAME"])
+    def test_does_not_count_a_blank_platform_variable_as_azure(
+        self, monkeypatch: pytest.MonkeyPatch, name: str
+    ) -> None:
+        """A platform variable of spaces says nothing about where the app runs."""
+        monkeypatch.setenv(name, "  ")
+        assert not load_settings().running_in_azure
+
+    def test_counts_a_key_vault_uri_of_spaces_as_unset(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A blank KEY_VAULT_URI is unset (so the secret store's clear error applies)."""
+        monkeypatch.setenv("KEY_VAULT_URI", "   ")
+        assert load_settings().KEY_VAULT_URI is None
 
 
 class TestRequireGraph:

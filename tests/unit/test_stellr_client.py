@@ -479,6 +479,26 @@ class TestParsing:
         customer = client.get_customer("100234")
         assert (customer.customer_no, customer.name) == ("100234", "Contoso")
         assert customer.model_extra == {"country": "US"}
+        assert customer.domain is None
+
+    def test_reads_the_customer_domain_under_each_alias(
+        self, router: respx.MockRouter, client: StellrClient, token: respx.Route
+    ) -> None:
+        """domain, domainName, customerDomain: lower-cased; a blank one is no domain."""
+        records = [
+            {"customerNo": "100234", "customerName": "Contoso Ltd", "domain": "Contoso.com"},
+            {"customerNo": "100235", "customerName": "Fabrikam", "domainName": "fabrikam.com"},
+            {"customerNo": "100236", "customerName": "Litware", "customerDomain": "litware.com"},
+            {"customerNo": "100237", "customerName": "Adventure Works", "domain": " "},
+        ]
+        router.get(CUSTOMERS).mock(side_effect=paged(records))
+        found = [(c.customer_no, c.domain) for c in client.list_customers()]
+        assert found == [
+            ("100234", "contoso.com"),
+            ("100235", "fabrikam.com"),
+            ("100236", "litware.com"),
+            ("100237", None),
+        ]
 
     def test_skips_unreadable_records_with_a_warning_and_no_payload(
         self,
