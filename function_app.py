@@ -76,6 +76,13 @@ def test_synnex_credentials(req: func.HttpRequest) -> func.HttpResponse:
     return handlers.test_synnex_credentials(req)
 
 
+@app.route(route="orgs/{org_id}/synnex-customers", methods=["GET"])
+def get_synnex_customers(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import handlers
+
+    return handlers.get_synnex_customers(req)
+
+
 @app.route(route="orgs/{org_id}/subscriptions", methods=["GET"])
 def get_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
     from shared import handlers
@@ -88,6 +95,13 @@ def get_licenses(req: func.HttpRequest) -> func.HttpResponse:
     from shared import handlers
 
     return handlers.get_licenses(req)
+
+
+@app.route(route="onboarding", methods=["POST"])
+def post_onboarding(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import handlers
+
+    return handlers.post_onboarding(req)
 
 
 @app.route(route="onboarding/{event_id}", methods=["GET"])

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from shared.adapters.ledger import TableLedger
     from shared.adapters.locks import TableLeases
     from shared.adapters.org_store import TableOrgStore
+    from shared.adapters.purchase_history import TablePurchaseHistory
     from shared.adapters.queues import QueueSender
     from shared.adapters.secret_store import SecretStore
     from shared.adapters.stellr import StellrClient, StellrTokenCache
@@ -96,9 +97,12 @@ class Container:
 
             return KeyVaultSecretStore(client=secret_client)
         if settings.running_in_azure:
+            # Never a silent fallback: secrets in a plaintext table of a production account.
             raise ConfigurationError(
                 "KEY_VAULT_URI",
-                "not set while running in Azure; the devsecrets table is for development only",
+                "missing or blank while running in Azure (WEBSITE_INSTANCE_ID, "
+                "WEBSITE_SITE_NAME or CONTAINER_NAME is set); set it to the vault's URI. "
+                "The devsecrets table is for development only",
             )
         return TableSecretStore(table=lambda: self.tables.get(names.DEV_SECRETS_TABLE))
 
@@ -161,6 +165,13 @@ class Container:
         )
 
     @cached_property
+    def purchase_history(self) -> TablePurchaseHistory:
+        """The subscription each org last bought each SKU through (`purchaseledger`)."""
+        from shared.adapters.purchase_history import TablePurchaseHistory
+
+        return TablePurchaseHistory(table=lambda: self.tables.get(names.PURCHASE_LEDGER_TABLE))
+
+    @cached_property
     def leases(self) -> TableLeases:
         import time
 
@@ -180,7 +191,8 @@ class Container:
     def workflow(self) -> OnboardingWorkflow:
         from datetime import timedelta
 
-        from shared.use_cases.onboarding import OnboardingWorkflow, WaitPolicy
+        from shared.use_cases.job import WaitPolicy
+        from shared.use_cases.onboarding import OnboardingWorkflow
 
         settings = self.settings
         policy = WaitPolicy(
@@ -192,7 +204,7 @@ class Container:
         return OnboardingWorkflow(
             orgs=self.orgs, ledger=self.ledger, secrets=self.secrets, graph=lambda: self.graph,
             stellr_for=self.stellr_for, sender=self.sender, leases=self.leases, policy=policy,
-            listings=self.subscription_cache,
+            listings=self.subscription_cache, history=self.purchase_history,
         )
 
 

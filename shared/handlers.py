@@ -5,13 +5,16 @@ and everything heavy (pydantic models, SDKs, clients) loads when first needed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from urllib.parse import quote
+
 import azure.functions as func
 
 from shared import openapi
 from shared.bootstrap import container
 from shared.errors import NotFound
 from shared.models import CredentialCheck, CredentialsIn, OrgIn, VariableIn
-from shared.use_cases import credentials, lookups, orgs
+from shared.use_cases import credentials, customers, intake, lookups, orgs
 from shared.web import flag, handles_errors, json_response, parse_body, problem
 
 # --- orgs -------------------------------------------------------------------------------
@@ -21,7 +24,15 @@ from shared.web import flag, handles_errors, json_response, parse_body, problem
 def put_org(req: func.HttpRequest) -> func.HttpResponse:
     org_id = orgs.check_org_id(req.route_params["org_id"])
     body = parse_body(req, OrgIn)
-    org, created = orgs.put_org(container().orgs, org_id, body)
+    c = container()
+
+    def check_customer_no(root_org_id: str, customer_no: str) -> None:
+        customers.check_customer_no(
+            secrets=lambda: c.secrets, stellr_for=c.stellr_for, root_org_id=root_org_id,
+            org_id=org_id, customer_no=customer_no,
+        )
+
+    org, created = orgs.put_org(c.orgs, org_id, body, check_customer_no=check_customer_no)
     return json_response(org, status=201 if created else 200)
 
 
@@ -106,6 +117,17 @@ def test_synnex_credentials(req: func.HttpRequest) -> func.HttpResponse:
     return _credential_answer(result)
 
 
+@handles_errors
+def get_synnex_customers(req: func.HttpRequest) -> func.HttpResponse:
+    c = container()
+    return json_response(
+        customers.list_synnex_customers(
+            orgs=c.orgs, secrets=c.secrets, stellr_for=c.stellr_for,
+            org_id=req.route_params["org_id"],
+        )
+    )
+
+
 # --- form lookups -----------------------------------------------------------------------
 
 
@@ -118,6 +140,8 @@ def get_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
             secrets=c.secrets,
             stellr_for=c.stellr_for,
             org_id=req.route_params["org_id"],
+            sku_id=req.params.get("sku_id"),
+            history=c.purchase_history,
             window=c.subscription_cache,
             executor=c.lookup_executor,
         )
@@ -137,10 +161,26 @@ def get_licenses(req: func.HttpRequest) -> func.HttpResponse:
 @handles_errors
 def get_onboarding(req: func.HttpRequest) -> func.HttpResponse:
     event_id = req.route_params["event_id"]
-    status = container().ledger.status(event_id)
+    # Longer ids cannot be an event's (contract section 5), nor a Table Storage key.
+    status = container().ledger.find_status(event_id) if len(event_id) <= 128 else None
     if status is None:
         raise NotFound("onboarding event", event_id)
     return json_response(status)
+
+
+@handles_errors
+def post_onboarding(req: func.HttpRequest) -> func.HttpResponse:
+    c = container()
+    try:
+        submitted = intake.submit_event(ledger=c.ledger, sender=c.sender, body=req.get_body(),
+                                        now=datetime.now(UTC).isoformat())
+    except intake.EventConflict as exc:
+        return problem(409, f"{exc}; send a new event_id for a new hire", kind="conflict",
+                       field="event_id")
+    status = submitted.status
+    location = f"/api/onboarding/{quote(status.event_id, safe='')}"
+    return json_response(status, status=202 if submitted.created else 200,
+                         headers={"Location": location})
 
 
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:

@@ -10,15 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 # Contract section 3; the HTTP edge, the OpenAPI document and the queue event share them.
 ORG_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 VARIABLE_NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 OrgId = Annotated[str, StringConstraints(pattern=ORG_ID_PATTERN)]
-Guid = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-        to_lower=True,
-    ),
-]
+Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN, to_lower=True)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$", to_upper=True)]
 Environment = Literal["sandbox", "production"]
 Region = Literal["us", "ca"]
@@ -109,6 +104,20 @@ class Customer(BaseModel):
 
     customer_no: str
     name: str | None = None
+    domain: str | None = None  # the customer's primary domain, when Stellr gives one
+
+
+class SynnexCustomer(BaseModel):
+    """One customer the MSP's Synnex account shows, and the child org that seems to be it."""
+
+    customer_no: str
+    name: str | None
+    domain: str | None
+    suggested_org_id: str | None
+
+
+class SynnexCustomerList(BaseModel):
+    customers: list[SynnexCustomer]
 
 
 Term = Literal["annual", "monthly", "triennial", "unknown"]
@@ -150,6 +159,25 @@ class SubscriptionLookup(BaseModel):
     subscriptions: list[SubscriptionOption]
 
 
+# How a subscription's product relates to a licence's SKU (`shared.core.products`).
+SubscriptionMatch = Literal["exact", "likely", "none", "unknown"]
+
+
+class MatchedSubscriptionOption(SubscriptionOption):
+    """A dropdown entry for a given SKU: how its product relates to the SKU's."""
+
+    match: SubscriptionMatch
+
+
+class MatchedSubscriptionLookup(BaseModel):
+    """The dropdown for a given SKU (`?sku_id=`): best match first, and the one to preselect."""
+
+    org_id: str
+    enabled: bool
+    subscriptions: list[MatchedSubscriptionOption]
+    suggested_id: str | None
+
+
 # --- Graph records ------------------------------------------------------------------------
 
 
@@ -175,6 +203,8 @@ class GraphUser(BaseModel):
 class LicenseOption(BaseModel):
     sku_id: str
     sku_part_number: str
+    # Microsoft's name of the SKU's product (`shared.core.products`); None when not listed.
+    product_name: str | None
     total: int
     consumed: int
     available: int
@@ -212,6 +242,9 @@ FailureReason = Literal[
     "seat_not_provisioned",
     "synnex_error",
     "graph_error",
+    "subscription_mismatch",
+    "denied",
+    "approval_expired",
 ]
 
 
@@ -251,3 +284,63 @@ class OnboardingStatus(BaseModel):
     updated_at: str | None = None
     # Why the last delivery of one of its messages failed, while the host delivers it again.
     last_error: str | None = None
+
+
+# --- the ledger's records -------------------------------------------------------------------
+
+# Where a licence is inside the workflow: the states of `shared.core.purchase.PHASES`, each
+# shown to callers as one public `LicenseState`.
+Phase = Literal[
+    "received", "looking", "held", "deciding", "changing", "bought", "done",
+]
+
+
+class EventRecord(BaseModel):
+    """The event as received, and where it stands as a whole."""
+
+    event_id: str
+    org_id: str | None = None
+    user: str | None = None
+    usage_location: str | None = None
+    request: dict[str, Any] = Field(default_factory=dict)
+    sku_ids: list[str] = Field(default_factory=list)
+    status: Literal["in_progress", "completed", "failed"] = "in_progress"
+    reason: FailureReason | None = None
+    field: str | None = None
+    detail: str | None = None
+    created_at: str
+    updated_at: str
+    result: Literal["none", "sending", "sent"] = "none"
+    # Which handler marked the result as sending: "event", or a licence's sku_id.
+    result_by: str | None = None
+    last_error: str | None = None
+
+
+class LicenseRecord(LicenseStatus):
+    """A licence's status plus what the workflow needs to resume after any failure."""
+
+    phase: Phase = "received"
+    phase_since: str | None = None
+    # The licence's one chain of messages: only a message carrying the current ticket acts.
+    ticket: int = 0
+    # When the message of the current ticket is due, and on which queue (to re-send it should
+    # the handler that wrote it have died before sending it).
+    next_at: str | None = None
+    next_queue: str | None = None
+    # Looks made in the current phase (the backoff's attempt number).
+    looks: int = 0
+    purchasing_since: str | None = None
+    # The seat change in flight: requested when, with which operation, and the subscription's
+    # floor before it (given back to the lease should the change be known not to land).
+    change_requested_at: str | None = None
+    operation_id: str | None = None
+    floor_before: int | None = None
+    # Seat changes sent for this licence (R4 caps them).
+    sends: int = 0
+    # Who holds the subscription's lease for the change: the delivery that requested it, and
+    # after it the licence's chain (a redelivered message resumes under the same lease).
+    lease_holder: str | None = None
+    # What a licence that stopped buying still has to give back (rule R6).
+    owed: Literal["seat", "seat_and_cap"] | None = None
+    purchased_at: str | None = None
+    reserved_day: str | None = None

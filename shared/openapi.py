@@ -7,17 +7,21 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.core.workflow import OnboardingEvent
 from shared.models import (
+    GUID_PATTERN,
     ORG_ID_PATTERN,
     VARIABLE_NAME_PATTERN,
     CredentialCheck,
     CredentialsIn,
     EffectiveVariable,
     LicenseLookup,
+    MatchedSubscriptionLookup,
     OnboardingStatus,
     Org,
     OrgIn,
     SubscriptionLookup,
+    SynnexCustomerList,
     Variable,
     VariableIn,
 )
@@ -70,7 +74,8 @@ def document() -> dict[str, Any]:
     """The whole document (built once per process)."""
     models: list[type[BaseModel]] = [
         Org, OrgIn, Variable, VariableIn, EffectiveVariable, CredentialsIn, CredentialCheck,
-        SubscriptionLookup, LicenseLookup, OnboardingStatus,
+        SubscriptionLookup, MatchedSubscriptionLookup, LicenseLookup, OnboardingStatus,
+        SynnexCustomerList, OnboardingEvent,
     ]
     components: dict[str, Any] = {}
     for model in models:
@@ -92,6 +97,7 @@ def document() -> dict[str, Any]:
         "/api/orgs/{org_id}": {
             "put": _operation("Create or replace an org", {
                 "200": _json(_ref(Org), "replaced"), "201": _json(_ref(Org), "created"),
+                "503": _PROBLEM,
             }, params=[ORG_ID], body=OrgIn),
             "get": _operation("Get an org", {"200": _json(_ref(Org), "the org"), **not_found},
                               params=[ORG_ID]),
@@ -132,17 +138,42 @@ def document() -> dict[str, Any]:
                 **not_found, **upstream,
             }, params=[ORG_ID]),
         },
+        "/api/orgs/{org_id}/synnex-customers": {
+            "get": _operation("List Synnex customers", {
+                "200": _json(_ref(SynnexCustomerList),
+                             "the customers the MSP root's Synnex account shows, each with "
+                             "the org below the root that seems to be it"),
+                "422": _PROBLEM, **not_found, **upstream,
+            }, params=[ORG_ID]),
+        },
         "/api/orgs/{org_id}/subscriptions": {
             "get": _operation("List Synnex subscriptions", {
-                "200": _json(_ref(SubscriptionLookup), "the dropdown"), "422": _PROBLEM,
-                **not_found, **upstream,
-            }, params=[ORG_ID]),
+                # Without sku_id the plain dropdown; with it, each entry's `match` (best
+                # first) and `suggested_id`. anyOf: the second shape is also the first.
+                "200": _json({"anyOf": [_ref(SubscriptionLookup),
+                                        _ref(MatchedSubscriptionLookup)]},
+                             "the dropdown; with sku_id, matched to that licence's product"),
+                "422": _PROBLEM, **not_found, **upstream,
+            }, params=[ORG_ID, {
+                "name": "sku_id", "in": "query", "required": False,
+                "description": "a licence's SKU GUID (as in /licenses): rank the subscriptions "
+                "by how their product matches it (exact, likely, none, unknown) and suggest one",
+                "schema": {"type": "string", "pattern": GUID_PATTERN},
+            }]),
         },
         "/api/orgs/{org_id}/licenses": {
             "get": _operation("List tenant licences", {
                 "200": _json(_ref(LicenseLookup), "licences with free seats"), "422": _PROBLEM,
                 **not_found, **upstream,
             }, params=[ORG_ID]),
+        },
+        "/api/onboarding": {
+            "post": _operation("Submit an onboarding event", {
+                "202": _json(_ref(OnboardingStatus), "accepted: the event's status; Location "
+                             "names GET /api/onboarding/{event_id}"),
+                "200": _json(_ref(OnboardingStatus), "the same event again: its status"),
+                "409": _PROBLEM, "503": _PROBLEM,
+            }, params=[], body=OnboardingEvent),
         },
         "/api/onboarding/{event_id}": {
             "get": _operation("Get an onboarding event", {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -22,45 +22,15 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from shared.adapters.storage import storage_errors
 from shared.errors import StaleRecord
-from shared.models import FailureReason, LicenseStatus, OnboardingStatus
+from shared.models import EventRecord, LicenseRecord, LicenseStatus, OnboardingStatus
 
 log = logging.getLogger(__name__)
 
 EVENT_ROW = "event"
-
-
-class EventRecord(BaseModel):
-    """The event as received, and where it stands as a whole."""
-
-    event_id: str
-    org_id: str | None = None
-    user: str | None = None
-    usage_location: str | None = None
-    request: dict[str, Any] = Field(default_factory=dict)
-    sku_ids: list[str] = Field(default_factory=list)
-    status: Literal["in_progress", "completed", "failed"] = "in_progress"
-    reason: FailureReason | None = None
-    field: str | None = None
-    detail: str | None = None
-    created_at: str
-    updated_at: str
-    result: Literal["none", "sending", "sent"] = "none"
-    # Which handler marked the result as sending: "event", or a licence's sku_id.
-    result_by: str | None = None
-    last_error: str | None = None
-
-
-class LicenseRecord(LicenseStatus):
-    """A licence's status plus what the workflow needs to resume after any failure."""
-
-    change_requested_at: str | None = None
-    operation_id: str | None = None
-    purchased_at: str | None = None
-    reserved_day: str | None = None
 
 
 Etag = str
@@ -136,10 +106,10 @@ class TableLedger:
                 return False
         return True
 
-    def get_event(self, event_id: str) -> tuple[EventRecord, Etag] | None:
+    def find_event(self, event_id: str) -> tuple[EventRecord, Etag] | None:
         return self._get(event_id, EVENT_ROW, EventRecord)
 
-    def get_license(self, event_id: str, sku_id: str) -> tuple[LicenseRecord, Etag] | None:
+    def find_license(self, event_id: str, sku_id: str) -> tuple[LicenseRecord, Etag] | None:
         return self._get(event_id, license_row(sku_id), LicenseRecord)
 
     def list_licenses(self, event_id: str) -> list[tuple[LicenseRecord, Etag]]:
@@ -160,9 +130,9 @@ class TableLedger:
         """Replace a licence row if unchanged since read; StaleRecord otherwise."""
         return self._replace(event_id, license_row(record.sku_id), record, record.state, etag)
 
-    def status(self, event_id: str) -> OnboardingStatus | None:
+    def find_status(self, event_id: str) -> OnboardingStatus | None:
         """What `GET /api/onboarding/{event_id}` answers, or None for an unknown event."""
-        found = self.get_event(event_id)
+        found = self.find_event(event_id)
         if found is None:
             return None
         event, _ = found

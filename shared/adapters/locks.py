@@ -1,14 +1,18 @@
-"""Leases in Table Storage: one writer at a time per Synnex subscription, across instances.
+"""Leases in Table Storage: one holder at a time per resource, across instances.
 
-`subscriptionlocks`: PartitionKey "lease", RowKey the resource (escaped); `holder` and
-`expires_at` (epoch seconds). Taking a lease is a create, or an ETag-guarded replace of an
-expired lease or of one the same holder already has (a redelivered message resuming its own
-work); so two instances never both believe they hold it.
+`subscriptionlocks`: PartitionKey "lease", RowKey the resource (escaped); `holder`,
+`expires_at` (epoch seconds), `floor` and `floor_until` (rule R3 of `shared.core.purchase`:
+the highest total requested through a subscription and not known to have failed, valid until
+then). Taking a lease is a create,
+or an ETag-guarded replace of a free or expired lease or of one the same holder already has
+(a redelivered message resuming its own work); so two instances never both believe they hold
+it. Releasing keeps the row, and with it the floor, for the next holder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -20,6 +24,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from shared.adapters.ledger import escape_key
 from shared.adapters.storage import storage_errors
+from shared.use_cases.ports import Lease
 
 _PARTITION = "lease"
 
@@ -29,8 +34,9 @@ class TableLeases:
         self._table = table
         self._clock = clock
 
-    def acquire(self, resource: str, holder: str, seconds: float) -> bool:
-        """Take or renew the lease for `seconds`; False while someone else holds it."""
+    def acquire(self, resource: str, holder: str, seconds: float) -> Lease | None:
+        """Take or renew the lease for `seconds`; None while someone else holds it.
+        Raises Unavailable."""
         row = escape_key(resource)
         now = self._clock()
         entity = {"PartitionKey": _PARTITION, "RowKey": row, "holder": holder,
@@ -38,18 +44,39 @@ class TableLeases:
         with storage_errors("take lease"):
             try:
                 self._table().create_entity(entity)
-                return True
+                return Lease(holder=holder)
             except ResourceExistsError:
                 pass
+            current = self._find(row)
+            if current is None:
+                return None  # released and gone between our two calls: the caller tries again
+            if current.get("holder") not in ("", holder) and _expires(current) > now:
+                return None
             try:
-                current = self._table().get_entity(_PARTITION, row)
-            except ResourceNotFoundError:
-                return False  # released between our two calls: the caller simply tries again
-            if current.get("holder") != holder and float(current.get("expires_at", 0)) > now:
+                self._table().update_entity(
+                    {**entity, "floor": current.get("floor", -1),
+                     "floor_until": float(current.get("floor_until", 0) or 0)},
+                    mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return None
+        return Lease(holder=holder, floor=_floor(current, now))
+
+    def set_floor(self, resource: str, holder: str, floor: int | None, *,
+                  valid_for: float) -> bool:
+        """Record the subscription's floor, valid for `valid_for` seconds, while `holder`
+        holds the lease; False when it does not hold it any more. Raises Unavailable."""
+        row = escape_key(resource)
+        with storage_errors("set floor"):
+            current = self._find(row)
+            if current is None or current.get("holder") != holder:
                 return False
             try:
                 self._table().update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
+                    {**_plain(current), "floor": floor if floor is not None else -1,
+                     "floor_until": self._clock() + valid_for},
+                    mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
                 )
             except (ResourceModifiedError, ResourceNotFoundError):
@@ -57,19 +84,41 @@ class TableLeases:
         return True
 
     def release(self, resource: str, holder: str) -> None:
-        """Give the lease up if `holder` still has it; nothing otherwise."""
+        """Give the lease up if `holder` still has it (keeping the floor); nothing otherwise."""
         row = escape_key(resource)
         with storage_errors("release lease"):
-            try:
-                current = self._table().get_entity(_PARTITION, row)
-            except ResourceNotFoundError:
-                return
-            if current.get("holder") != holder:
+            current = self._find(row)
+            if current is None or current.get("holder") != holder:
                 return
             try:
-                self._table().delete_entity(
-                    _PARTITION, row, etag=current.metadata["etag"],
+                self._table().update_entity(
+                    {**_plain(current), "holder": "", "expires_at": 0.0},
+                    mode=UpdateMode.REPLACE, etag=current.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
                 )
             except (ResourceModifiedError, ResourceNotFoundError):
                 return
+
+    def _find(self, row: str) -> Any:
+        try:
+            return self._table().get_entity(_PARTITION, row)
+        except ResourceNotFoundError:
+            return None
+
+
+def _expires(entity: Any) -> float:
+    return float(entity.get("expires_at", 0) or 0)
+
+
+def _floor(entity: Any, now: float) -> int | None:
+    value = entity.get("floor")
+    if value is None or int(value) < 0 or float(entity.get("floor_until", 0) or 0) <= now:
+        return None
+    return int(value)
+
+
+def _plain(entity: Any) -> dict[str, Any]:
+    return {"PartitionKey": _PARTITION, "RowKey": entity["RowKey"],
+            "holder": entity.get("holder", ""), "expires_at": _expires(entity),
+            "floor": entity.get("floor", -1),
+            "floor_until": float(entity.get("floor_until", 0) or 0)}

@@ -343,7 +343,8 @@ class StellrClient:
         UpstreamRejected.
         """
         records = self._walk(_path(_Wire.SUBSCRIPTIONS, customer_no=customer_no))
-        parsed = (_parse_subscription(r, customer_no) for r in records)
+        # The customer's own listing: its lines are the customer's, named or not.
+        parsed = (_parse_subscription(r, listed_for=customer_no) for r in records)
         return [s for s in parsed if s is not None]
 
     def get_subscription(self, customer_no: str, subscription_id: str) -> Subscription:
@@ -354,7 +355,9 @@ class StellrClient:
         """
         path = _path(_Wire.SUBSCRIPTION, customer_no=customer_no, subscription_id=subscription_id)
         body = self._read(path)
-        subscription = _parse_subscription(_record_of(body), customer_no)
+        # One record proves its owner only by naming it: left None otherwise (the purchase
+        # then confirms it through the customer's listing).
+        subscription = _parse_subscription(_record_of(body), listed_for=None)
         if subscription is None:
             raise _unreadable("subscription", body)
         return subscription
@@ -672,7 +675,7 @@ def _parse_customer(record: _Record) -> Customer | None:
         return None
 
 
-def _parse_subscription(record: _Record, customer_no: str) -> Subscription | None:
+def _parse_subscription(record: _Record, *, listed_for: str | None) -> Subscription | None:
     subscription_id = _text(record, _Wire.SUBSCRIPTION_ID)
     if subscription_id is None:
         _skip("subscription", "no id")
@@ -687,7 +690,7 @@ def _parse_subscription(record: _Record, customer_no: str) -> Subscription | Non
     try:
         return Subscription(
             id=subscription_id,
-            customer_no=_text(record, _Wire.CUSTOMER_NO) or customer_no,
+            customer_no=_text(record, _Wire.CUSTOMER_NO) or listed_for,
             contract_no=_text(record, _Wire.CONTRACT_NO),
             vendor=_text(record, _Wire.VENDOR),
             product_name=product_name,

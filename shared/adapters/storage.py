@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING
 
 from azure.core.exceptions import (
+    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ServiceRequestError,
@@ -31,13 +32,25 @@ if TYPE_CHECKING:
 
 @contextmanager
 def storage_errors(action: str) -> Iterator[None]:
-    """Turn a storage outage into `Unavailable` so callers retry instead of failing for good."""
+    """Turn storage trouble into `Unavailable` so callers retry instead of failing for good.
+
+    Besides outages (5xx, 429, timeouts, no connection), a 403 and a failed identity token
+    count as trouble that passes: a new role assignment takes minutes to reach the storage
+    account, and the managed-identity endpoint can be briefly unavailable (contract 6, 7).
+    """
     try:
         yield
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise Unavailable("storage", f"{action}: storage could not be reached") from exc
+    except ClientAuthenticationError as exc:
+        # Raised both for a token that could not be had and for a 403 from the account.
+        raise Unavailable("storage", f"{action}: storage refused the app's identity "
+                          "(a role assignment may still be propagating)",
+                          status_code=exc.status_code) from exc
     except HttpResponseError as exc:
-        if exc.status_code is not None and (exc.status_code >= 500 or exc.status_code == 429):
+        if exc.status_code is not None and (
+            exc.status_code >= 500 or exc.status_code in (403, 408, 429)
+        ):
             raise Unavailable(
                 "storage", f"{action}: storage answered {exc.status_code}",
                 status_code=exc.status_code,

@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from devtools.simulators.server import Simulators
@@ -100,6 +101,13 @@ class App:
             if len(found) >= at_least or time.monotonic() > deadline:
                 return found
             time.sleep(0.25)
+
+    def clear_table(self, name: str) -> None:
+        """Delete every row of one of the app's tables (when it exists)."""
+        table = TableServiceClient.from_connection_string(self.stack.storage).get_table_client(name)
+        with contextlib.suppress(ResourceNotFoundError):
+            for entity in list(table.list_entities()):
+                table.delete_entity(entity["PartitionKey"], entity["RowKey"])
 
     def wait_until_idle(self, seconds: float = 30.0) -> None:
         """Until no triggered queue holds a message (visible, delayed or running)."""

@@ -51,6 +51,7 @@ _SETTING_PREFIXES = (
     "LICENSE_WAIT_",
     "USER_LOOKUP_",
     "WEBSITE_",
+    "CONTAINER_NAME",
 )
 
 
@@ -191,14 +192,23 @@ class Api:
             {"org_id": org_id},
         )
 
+    def synnex_customers(self, org_id: str) -> Answer:
+        return self.call(
+            function_app.get_synnex_customers,
+            "GET",
+            f"orgs/{org_id}/synnex-customers",
+            {"org_id": org_id},
+        )
+
     # -- lookups, onboarding, the document
 
-    def subscriptions(self, org_id: str) -> Answer:
+    def subscriptions(self, org_id: str, params: dict[str, str] | None = None) -> Answer:
         return self.call(
             function_app.get_subscriptions,
             "GET",
             f"orgs/{org_id}/subscriptions",
             {"org_id": org_id},
+            params=params,
         )
 
     def licenses(self, org_id: str) -> Answer:
@@ -399,8 +409,14 @@ def msp_with_credentials(api: Api, msp: str, stellr: Stellr) -> str:
 
 
 @pytest.fixture
-def customer(api: Api, msp: str, new_id: Callable[[str], str]) -> str:
-    """Contoso, a customer org of the MSP, with its tenant and Synnex customer number."""
+def customer(
+    api: Api, msp: str, new_id: Callable[[str], str], router: respx.MockRouter
+) -> str:
+    """Contoso, a customer org of the MSP, with its tenant and Synnex customer number.
+
+    When the MSP has credentials, saving the org asks Stellr for its customers (the number
+    check); that call history is cleared, so tests count only their own calls.
+    """
     org_id = new_id("contoso")
     answer = api.put_org(
         org_id,
@@ -412,6 +428,7 @@ def customer(api: Api, msp: str, new_id: Callable[[str], str]) -> str:
         },
     )
     assert answer.status == 201, answer.text
+    router.reset()
     return org_id
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from shared.adapters.ledger import EventRecord, LicenseRecord
 from shared.bootstrap import Container
+from shared.models import EventRecord, LicenseRecord
 from tests.http.conftest import Api
 
 SPB = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"
@@ -18,6 +18,7 @@ CONTRACT_PATHS: dict[str, set[str]] = {
     "/api/orgs/{org_id}/variables": {"get"},
     "/api/orgs/{org_id}/synnex-credentials": {"put"},
     "/api/orgs/{org_id}/synnex-credentials/test": {"post"},
+    "/api/orgs/{org_id}/synnex-customers": {"get"},
     "/api/orgs/{org_id}/subscriptions": {"get"},
     "/api/orgs/{org_id}/licenses": {"get"},
     "/api/onboarding/{event_id}": {"get"},

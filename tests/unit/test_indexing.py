@@ -53,6 +53,7 @@ CONTRACT_ROUTES: list[tuple[str, str]] = [
     ("GET", "orgs/{org_id}/variables"),
     ("PUT", "orgs/{org_id}/synnex-credentials"),
     ("POST", "orgs/{org_id}/synnex-credentials/test"),
+    ("GET", "orgs/{org_id}/synnex-customers"),
     ("GET", "orgs/{org_id}/subscriptions"),
     ("GET", "orgs/{org_id}/licenses"),
     ("GET", "onboarding/{event_id}"),

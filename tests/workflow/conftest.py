@@ -19,7 +19,8 @@ from shared.adapters.secret_store import TableSecretStore, synnex_secret_name
 from shared.adapters.storage import Tables
 from shared.models import Org, SynnexCredentials, Variable
 from shared.use_cases.credentials import _dump
-from shared.use_cases.onboarding import OnboardingWorkflow, WaitPolicy
+from shared.use_cases.job import WaitPolicy
+from shared.use_cases.onboarding import OnboardingWorkflow
 from tests.azurite import Azurite, unique_name
 from tests.workflow.world import (
     CUSTOMER_NO,
@@ -136,12 +137,12 @@ class World:
         return body
 
     def state(self, event_id: str, sku_id: str = SPB) -> str:
-        found = self.ledger.get_license(event_id, sku_id)
+        found = self.ledger.find_license(event_id, sku_id)
         assert found is not None
         return found[0].state
 
     def reason(self, event_id: str, sku_id: str = SPB) -> str | None:
-        found = self.ledger.get_license(event_id, sku_id)
+        found = self.ledger.find_license(event_id, sku_id)
         assert found is not None
         return found[0].reason
 

@@ -98,7 +98,7 @@ class TestOnboardingEventTrigger:
                 process_onboarding_event(QueueMessage(id="msg-1", body=body,
                                                       dequeue_count=dequeue_count))
 
-        found = container().ledger.get_event(event_id)
+        found = container().ledger.find_event(event_id)
         assert found is not None
         assert found[0].status == "in_progress"
         assert "GRAPH_CLIENT_ID" in (found[0].last_error or "")
@@ -125,7 +125,7 @@ class TestPoisonedMessages:
         [poisoned] = world.poisoned
         assert poisoned.dequeue_count == HOST_MAX_DEQUEUE_COUNT
         assert len(world.errors) == HOST_MAX_DEQUEUE_COUNT
-        found = world.ledger.get_event("hire-2026-000123")
+        found = world.ledger.find_event("hire-2026-000123")
         assert found is not None
         assert "Unavailable" in (found[0].last_error or "")
         assert "onboarding-results" in (found[0].last_error or "")

@@ -13,7 +13,7 @@ from tests.workflow.conftest import World
 from tests.workflow.faults import Flaky, RandomFaults, storage_outage, upstream_trouble
 from tests.workflow.world import E3, SPB, SPB_ANNUAL, Sku
 
-LEDGER_READS = {"get_event", "get_license", "list_licenses", "status", "purchases_on"}
+LEDGER_READS = {"find_event", "find_license", "list_licenses", "find_status", "purchases_on"}
 LEDGER_WRITES = {"create_event", "update_event", "update_license", "reserve_purchase",
                  "release_purchase"}
 BUYERS = [f"hire-2026-{n:06d}" for n in range(1, 5)]

@@ -81,7 +81,7 @@ class Fuzzer:
         assert len(world.stellr.changes) == changes, "bought from a fuzzed message"
         if isinstance(parsed, InvalidEvent):
             key = parsed.event_id or f"invalid-{message_id}"
-            found = world.ledger.get_event(key)
+            found = world.ledger.find_event(key)
             assert found is not None, f"invalid event not recorded under {key!r}"
             record = found[0]
             if key not in self.seen:
@@ -94,7 +94,7 @@ class Fuzzer:
             assert world.queues.pending() == 0, "an invalid event was retried"
         else:
             key = parsed.event_id
-            found = world.ledger.get_event(key)
+            found = world.ledger.find_event(key)
             assert found is not None
             if key not in self.seen:
                 assert found[0].request == parsed.request_key()
