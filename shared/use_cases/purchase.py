@@ -142,12 +142,15 @@ def _owner_confirmed(stellr: StellrApi, customer_no: str, sub: Subscription | No
 def _facts(job: Job, effective: Mapping[str, EffectiveVariable], customer_no: str,
            sub: Subscription | None, confirmed: bool) -> PurchaseFacts:
     mismatch = None
-    if sub is not None:
+    if sub is not None and products.match_subscription(job.row.sku_id, sub.product_name) == (
+            "none"):
         wanted = products.find_product(job.row.sku_id)
         named = products.subscription_product(sub.product_name)
-        if wanted is not None and named is not None and named.sku_id != wanted.sku_id:
-            mismatch = (f"subscription {sub.id} is {named.product_name!r}, but the licence is "
-                        f"{wanted.product_name!r}")
+        wanted_name = wanted.product_name if wanted else job.row.sku_id
+        named_name = named.product_name if named else sub.product_name
+        mismatch = (f"subscription {sub.id} is {named_name!r}, but the licence is "
+                    f"{wanted_name!r}; set licencing_allow_unmatched_subscription to 1 to "
+                    "buy through it anyway")
     allow = effective.get(ALLOW_UNMATCHED)
     return PurchaseFacts(
         choice_enabled=org_vars.choice_enabled(effective),

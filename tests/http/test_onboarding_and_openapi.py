@@ -21,6 +21,7 @@ CONTRACT_PATHS: dict[str, set[str]] = {
     "/api/orgs/{org_id}/synnex-customers": {"get"},
     "/api/orgs/{org_id}/subscriptions": {"get"},
     "/api/orgs/{org_id}/licenses": {"get"},
+    "/api/onboarding": {"post"},
     "/api/onboarding/{event_id}": {"get"},
     "/api/openapi.json": {"get"},
 }
