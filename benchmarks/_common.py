@@ -78,25 +78,13 @@ class Storage:
 @contextmanager
 def fresh_azurite() -> Iterator[Storage]:
     """A new in-memory Azurite on free ports (never a shared one: each run starts empty)."""
-    from devtools.stack import (
-        _azurite_binary,
-        _free_port,
-        _wait_for_port,
-        azurite_connection_string,
-    )
+    from devtools import azurite
 
-    ports = [_free_port() for _ in range(3)]
-    command = [str(_azurite_binary()), "--silent", "--skipApiVersionCheck", "--disableTelemetry",
-               "--loose", "--inMemoryPersistence"]
-    for service, port in zip(("blob", "queue", "table"), ports, strict=True):
-        command += [f"--{service}Host", "127.0.0.1", f"--{service}Port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    running = azurite.start()
     try:
-        for port in ports:
-            _wait_for_port(port, process=process)
-        yield Storage(azurite_connection_string(*ports), process.pid)
+        yield Storage(running.connection_string, running.pid)
     finally:
-        stop(process)
+        running.stop()
 
 
 def stop(process: subprocess.Popen[Any]) -> None:

@@ -14,28 +14,25 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import httpx
 
+from devtools import azurite as devtools_azurite
+from devtools.azurite import free_port, port_free, wait_for_port
 from devtools.simulators import seed
 from devtools.simulators.server import Simulators, start_simulators
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
 
-# Azurite's published development account; not a secret.
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 # Short waits so a demo purchase completes in seconds, not the production minutes.
 DEMO_SETTINGS = {
@@ -46,91 +43,11 @@ DEMO_SETTINGS = {
 }
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(
-    port: int,
-    seconds: float = 30,
-    *,
-    process: subprocess.Popen[bytes] | None = None,
-    errors: IO[bytes] | None = None,
-) -> None:
-    """Wait until something listens on `port`; RuntimeError after `seconds`, or at once when
-    `process` (the one meant to listen) has exited, with the end of its `errors` output."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _port_free(port):
-            return
-        if process is not None and process.poll() is not None:
-            error = ""
-            if errors is not None:
-                errors.seek(0)
-                error = errors.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(
-                f"process {process.pid} exited with {process.returncode} before listening on "
-                f"port {port}: {error.strip()}"
-            )
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port} after {seconds}s")
-
-
-def azurite_connection_string(blob: int, queue: int, table: int) -> str:
-    account = "devstoreaccount1"
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={DEV_KEY};"
-        f"BlobEndpoint=http://127.0.0.1:{blob}/{account};"
-        f"QueueEndpoint=http://127.0.0.1:{queue}/{account};"
-        f"TableEndpoint=http://127.0.0.1:{table}/{account};"
-    )
-
-
-def _azurite_binary() -> Path:
-    binary = ROOT / "node_modules" / ".bin" / "azurite"
-    if binary.exists():
-        return binary
-    found = shutil.which("azurite")
-    if found:
-        return Path(found)
-    raise RuntimeError("Azurite is missing: run scripts/setup (it runs npm ci)")
-
-
-@contextmanager
-def azurite(*, in_memory: bool, free_ports: bool = False) -> Iterator[str]:
+def azurite(*, in_memory: bool, free_ports: bool = False) -> AbstractContextManager[str]:
     """Azurite on 10000-10002 when free (where Storage Explorer looks), else on free ports;
     `free_ports` always takes free ones (tests). Raises RuntimeError when it cannot start."""
-    binary = _azurite_binary()
-    ports = [10000, 10001, 10002]
-    if free_ports or not all(_port_free(p) for p in ports):
-        ports = [_free_port() for _ in range(3)]
-    storage = ["--inMemoryPersistence"] if in_memory else ["--location", str(LOCAL / "azurite")]
-    address = "127.0.0.1"
-    command = [str(binary), "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose"]
-    command += storage
-    for service, port in zip(("blob", "queue", "table"), ports, strict=True):
-        command += [f"--{service}Host", address, f"--{service}Port", str(port)]
-    # Its errors go to a file, not a pipe: a pipe nobody reads would block Azurite once full.
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        try:
-            for port in ports:
-                _wait_for_port(port, process=process, errors=errors)
-            yield azurite_connection_string(*ports)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    location = None if in_memory else LOCAL / "azurite"
+    return devtools_azurite.azurite(location=location, free_ports=free_ports)
 
 
 @dataclass
@@ -191,7 +108,7 @@ def functions(env: dict[str, str], port: int, *, host: Host = "auto") -> Iterato
     use_func = host == "func" or (host == "auto" and shutil.which("func") is not None)
     with app_settings(env):
         if use_func:
-            yield from _func_start(env, port or _free_port())
+            yield from _func_start(env, port or free_port())
             return
 
         import function_app
@@ -295,7 +212,7 @@ def _func_start(env: dict[str, str], port: int) -> Iterator[str]:
         env=func_environment(os.environ, env, venv),
     )
     try:
-        _wait_for_port(port, seconds=120)
+        wait_for_port(port, seconds=120)
         yield f"http://127.0.0.1:{port}/api"
     finally:
         process.send_signal(signal.SIGINT)
@@ -372,7 +289,7 @@ def run_stack(
     with ExitStack() as stack:
         storage = stack.enter_context(azurite(in_memory=in_memory, free_ports=free_storage_ports))
         sim_ports: int = (
-            sim_port if sim_port and all(_port_free(sim_port + i) for i in range(4)) else 0
+            sim_port if sim_port and all(port_free(sim_port + i) for i in range(4)) else 0
         )
         simulators = stack.enter_context(
             start_simulators(
