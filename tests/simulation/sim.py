@@ -41,6 +41,7 @@ from shared.errors import (
 from shared.models import Org, Subscription, Variable
 from shared.use_cases.job import WaitPolicy
 from shared.use_cases.onboarding import OnboardingWorkflow
+from tests import host
 from tests.workflow.world import E3, SPB, TENANT, FakeClock, FakeGraph, Sku
 
 CUSTOMER_NO = "100234"
@@ -49,8 +50,8 @@ OTHERS_SUBSCRIPTION = "511111_1"  # another customer's
 DEADLINE = timedelta(hours=6)
 # The host: a message whose handler raised comes back after this long; after this many
 # deliveries it goes to poison. A crashed worker's message comes back within 30 s to 10 min.
-HOST_VISIBILITY = 120.0
-HOST_MAX_DEQUEUE = 8
+HOST_VISIBILITY = host.VISIBILITY_SECONDS
+HOST_MAX_DEQUEUE = host.MAX_DEQUEUE_COUNT
 # The Stellr fake's model: a change lands within LAND_MAX of being sent, or never; reads lag
 # at most READ_LAG_MAX. Their sum is within the settle window, as the README argues.
 LAND_MAX = 600.0

@@ -21,6 +21,7 @@ from shared.models import Org, SynnexCredentials, Variable
 from shared.use_cases.credentials import _dump
 from shared.use_cases.job import WaitPolicy
 from shared.use_cases.onboarding import OnboardingWorkflow
+from tests import host
 from tests.azurite import Azurite, unique_name
 from tests.workflow.world import (
     CUSTOMER_NO,
@@ -37,8 +38,8 @@ from tests.workflow.world import (
 
 # host.json: a message whose handler raised is visible again after this long, and goes to
 # `<queue>-poison` after this many deliveries.
-HOST_VISIBILITY_SECONDS = 30.0
-HOST_MAX_DEQUEUE_COUNT = 5
+HOST_VISIBILITY_SECONDS = host.VISIBILITY_SECONDS
+HOST_MAX_DEQUEUE_COUNT = host.MAX_DEQUEUE_COUNT
 
 
 @dataclass
