@@ -264,6 +264,20 @@ def seed_demo(api: str) -> None:
                 )
 
 
+def seed_history(storage: str) -> None:
+    """Contoso's earlier purchase of Business Premium through its annual subscription, as the
+    app records it, so that the dropdown has a subscription to suggest among three matches."""
+    from azure.data.tables import TableServiceClient
+
+    from shared import names
+    from shared.adapters.purchase_history import TablePurchaseHistory
+    from shared.adapters.storage import Tables
+
+    tables = Tables(TableServiceClient.from_connection_string(storage))
+    history = TablePurchaseHistory(table=lambda: tables.get(names.PURCHASE_LEDGER_TABLE))
+    history.record("contoso", seed.SPB_SKU_ID, seed.SPB_ANNUAL_SUBSCRIPTION_ID)
+
+
 @contextmanager
 def run_stack(
     *,
@@ -303,6 +317,7 @@ def run_stack(
         api = stack.enter_context(functions(env, port, host=host))
         if seed_data:
             seed_demo(api)
+            seed_history(storage)
         yield Stack(api=api, storage=storage, simulators=simulators, env=env)
 
 
@@ -338,7 +353,8 @@ MSP licensing is running on this machine (Ctrl-C stops everything).
 
 Seeded: MSP org 'northwind' (sandbox Synnex credentials, licencing_choose_subscription=1
 cascading) and customer org 'contoso' (tenant {seed.CONTOSO_TENANT_ID}, Synnex customer
-{seed.CONTOSO_CUSTOMER_NO}). The README walks through every route from here.
+{seed.CONTOSO_CUSTOMER_NO}, an earlier Business Premium purchase through
+{seed.SPB_ANNUAL_SUBSCRIPTION_ID}). The README walks through every route from here.
 """,
             flush=True,
         )
