@@ -148,7 +148,13 @@ class FakeGraph:
 class FakeStellr:
     """Subscriptions whose seat changes complete after `completes_after` operation polls (or,
     when `completes_in` is set, that many seconds of the clock, polled or not) and show in the
-    tenant (`graph`) after `provisioning_delay` seconds of the clock."""
+    tenant (`graph`) after `provisioning_delay` seconds of the clock.
+
+    Knobs for misbehaving Synnex, each off by default: `landing` (the n-th change sent, from
+    1, lands that many seconds after it was sent, or never for None), `pending_status` (what
+    an operation not yet applied answers), `read_lag` (reads show the quantity as it was that
+    many seconds ago). `history` keeps every quantity each subscription had, in order.
+    """
 
     def __init__(self, graph: FakeGraph, clock: FakeClock) -> None:
         self.graph = graph
@@ -161,6 +167,11 @@ class FakeStellr:
         self.completes_after = 0
         self.completes_in: float | None = None
         self.provisioning_delay = 0.0
+        self.landing: dict[int, float | None] = {}
+        self.pending_status = "in_progress"
+        self.read_lag = 0.0
+        self.history: list[tuple[datetime, str, int]] = []
+        self.listed_for: dict[str, str] = {}
         self._operations: dict[str, dict[str, Any]] = {}
         self._pending_seats: list[tuple[datetime, str, int]] = []
         self._ids = itertools.count(1)
@@ -168,12 +179,17 @@ class FakeStellr:
 
     def add_subscription(self, sub_id: str, *, quantity: int, sku_id: str | None,
                          vendor: str = "Microsoft", status: str = "active",
-                         customer_no: str = CUSTOMER_NO,
+                         customer_no: str | None = CUSTOMER_NO, listed_for: str | None = None,
                          product: str = "Microsoft 365 Business Premium (NCE Annual)") -> None:
+        """A subscription; `customer_no` None: its record names no customer, and only the
+        listing of `listed_for` (if any) shows it."""
         self.subscriptions[sub_id] = Subscription(
             id=sub_id, customer_no=customer_no, vendor=vendor, product_name=product,
             quantity=quantity, status=status, term="annual",
         )
+        self.history.append((self.clock.now(), sub_id, quantity))
+        if listed_for:
+            self.listed_for[sub_id] = listed_for
         if sku_id:
             self.sku_of[sub_id] = sku_id
 
@@ -185,14 +201,20 @@ class FakeStellr:
     def _settle(self) -> None:
         now = self.clock.now()
         for op in self._operations.values():
-            due = self.completes_in is not None and (
-                now - op["sent_at"] >= timedelta(seconds=self.completes_in))
-            if op["status"] == "in_progress" and (op["polls"] >= self.completes_after or due):
+            if "lands_in" in op:
+                due = op["lands_in"] is not None and (
+                    now - op["sent_at"] >= timedelta(seconds=op["lands_in"]))
+            else:
+                due = op["polls"] >= self.completes_after or (
+                    self.completes_in is not None
+                    and now - op["sent_at"] >= timedelta(seconds=self.completes_in))
+            if op["status"] == "in_progress" and due:
                 op["status"] = "completed"
                 sub = self.subscriptions[op["sub_id"]]
                 delta = op["quantity"] - sub.quantity
                 self.subscriptions[op["sub_id"]] = sub.model_copy(
                     update={"quantity": op["quantity"]})
+                self.history.append((now, op["sub_id"], op["quantity"]))
                 if op["sub_id"] in self.sku_of and delta > 0:
                     self._pending_seats.append(
                         (now + timedelta(seconds=self.provisioning_delay),
@@ -210,24 +232,45 @@ class FakeStellr:
         with self._lock:
             self._settle()
 
+    def _as_read(self, sub: Subscription) -> Subscription:
+        """The record as a read shows it: its quantity `read_lag` seconds ago."""
+        if not self.read_lag:
+            return sub
+        moment = self.clock.now() - timedelta(seconds=self.read_lag)
+        seen = [q for at, sub_id, q in self.history if sub_id == sub.id and at <= moment]
+        first = next(q for _, sub_id, q in self.history if sub_id == sub.id)
+        return sub.model_copy(update={"quantity": seen[-1] if seen else first})
+
     def get_subscription(self, customer_no: str, subscription_id: str) -> Subscription:
         self._call("get_subscription")
         with self._lock:
             self._settle()
             sub = self.subscriptions.get(subscription_id)
-            if sub is None or sub.customer_no != customer_no:
+            # A record that names no customer comes back on any customer's path.
+            if sub is None or (sub.customer_no is not None and sub.customer_no != customer_no):
                 raise UpstreamNotFound("synnex", f"subscription {subscription_id} not found",
                                        status_code=404)
-            return sub
+            return self._as_read(sub)
+
+    def list_subscriptions(self, customer_no: str) -> list[Subscription]:
+        self._call("list_subscriptions")
+        with self._lock:
+            self._settle()
+            return [self._as_read(sub).model_copy(update={"customer_no": customer_no})
+                    for sub in self.subscriptions.values()
+                    if customer_no in (sub.customer_no, self.listed_for.get(sub.id))]
 
     def change_seats(self, customer_no: str, subscription_id: str, quantity: int) -> str | None:
         self._call("change_seats")
         with self._lock:
-            op_id = f"op-{next(self._ids)}"
+            number = next(self._ids)
+            op_id = f"op-{number}"
             self.changes.append((subscription_id, quantity))
             self._operations[op_id] = {"sub_id": subscription_id, "quantity": quantity,
                                        "status": "in_progress", "polls": 0,
                                        "sent_at": self.clock.now()}
+            if number in self.landing:
+                self._operations[op_id]["lands_in"] = self.landing[number]
             self._settle()
             return op_id
 
@@ -237,11 +280,15 @@ class FakeStellr:
             op = self._operations[operation_id]
             op["polls"] += 1
             self._settle()
-            return str(op["status"])
+            return self.pending_status if op["status"] == "in_progress" else str(op["status"])
 
     def quantity(self, sub_id: str) -> int:
         self.tick()
         return self.subscriptions[sub_id].quantity
+
+    def quantities(self, sub_id: str) -> list[int]:
+        """Every quantity the subscription had, in order."""
+        return [q for _, sub, q in self.history if sub == sub_id]
 
 
 _message_ids = itertools.count(1)
