@@ -111,6 +111,67 @@ def get_onboarding(req: func.HttpRequest) -> func.HttpResponse:
     return handlers.get_onboarding(req)
 
 
+@app.route(route="onboarding/{event_id}/licenses/{sku_id}/approve", methods=["POST"])
+def approve_license(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import handlers
+
+    return handlers.approve_license(req)
+
+
+@app.route(route="onboarding/{event_id}/licenses/{sku_id}/deny", methods=["POST"])
+def deny_license(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import handlers
+
+    return handlers.deny_license(req)
+
+
+# --- the operator's view (issue 12): listings, retry, reconciliation, the console page ----
+
+
+@app.route(route="onboarding", methods=["GET"])
+def list_onboarding(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import operator_handlers
+
+    return operator_handlers.list_onboarding(req)
+
+
+@app.route(route="onboarding/{event_id}/retry", methods=["POST"])
+def retry_onboarding(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import operator_handlers
+
+    return operator_handlers.retry_onboarding(req)
+
+
+@app.route(route="orgs/{org_id}/purchases", methods=["GET"])
+def get_purchases(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import operator_handlers
+
+    return operator_handlers.get_purchases(req)
+
+
+@app.route(route="reconciliation", methods=["POST"])
+def run_reconciliation(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import operator_handlers
+
+    return operator_handlers.run_reconciliation(req)
+
+
+@app.route(route="console", methods=["GET"])
+def get_console(req: func.HttpRequest) -> func.HttpResponse:
+    from shared import operator_handlers
+
+    return operator_handlers.get_console(req)
+
+
+# Daily at 06:30 UTC; not at start-up (every scale-out would run it). On demand:
+# POST /api/reconciliation, or the host's admin endpoint for this function.
+@app.timer_trigger(schedule=names.RECONCILE_SCHEDULE, arg_name="timer", run_on_startup=False)
+def reconcile_purchases(timer: func.TimerRequest) -> None:
+    from shared import operator_handlers
+
+    operator_handlers.reconcile_purchases(timer)
+
+
 @app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     from shared import handlers
@@ -149,3 +210,12 @@ def await_license_seat(msg: func.QueueMessage) -> None:
     from shared import handlers
 
     handlers.await_license_seat(msg)
+
+
+@app.queue_trigger(
+    arg_name="msg", queue_name=names.NOTIFICATIONS_QUEUE, connection="AzureWebJobsStorage"
+)
+def deliver_notification(msg: func.QueueMessage) -> None:
+    from shared import handlers
+
+    handlers.deliver_notification(msg)

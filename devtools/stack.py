@@ -29,6 +29,7 @@ from devtools import azurite as devtools_azurite
 from devtools.azurite import free_port, port_free, wait_for_port
 from devtools.simulators import seed
 from devtools.simulators.server import Simulators, start_simulators
+from devtools.simulators.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
@@ -41,6 +42,9 @@ DEMO_SETTINGS = {
     "LICENSE_WAIT_DEADLINE_HOURS": "1",
     "USER_LOOKUP_DEADLINE_SECONDS": "60",
 }
+# The local webhook receiver (notifications) checks signatures with this development-only key.
+DEMO_WEBHOOK_SECRET = "local-webhook-secret-NOT-A-REAL-SECRET"
+WEBHOOK_PORT = 7199
 
 
 def azurite(*, in_memory: bool, free_ports: bool = False) -> AbstractContextManager[str]:
@@ -56,6 +60,7 @@ class Stack:
     storage: str
     simulators: Simulators
     env: dict[str, str]
+    webhook: WebhookReceiver | None = None
 
 
 Host = Literal["auto", "func", "runner"]
@@ -313,12 +318,17 @@ def run_stack(
                 seat_change_delay=seat_change_delay,
             )
         )
-        env = app_environment(storage, simulators, settings)
+        webhook = stack.enter_context(WebhookReceiver(
+            secret=DEMO_WEBHOOK_SECRET,
+            port=WEBHOOK_PORT if sim_port and port_free(WEBHOOK_PORT) else 0))
+        env = app_environment(storage, simulators, {
+            "NOTIFY_WEBHOOK_URL": webhook.url, "NOTIFY_WEBHOOK_SECRET": DEMO_WEBHOOK_SECRET,
+            **(settings or {})})
         api = stack.enter_context(functions(env, port, host=host))
         if seed_data:
             seed_demo(api)
             seed_history(storage)
-        yield Stack(api=api, storage=storage, simulators=simulators, env=env)
+        yield Stack(api=api, storage=storage, simulators=simulators, env=env, webhook=webhook)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -345,10 +355,12 @@ MSP licensing is running on this machine (Ctrl-C stops everything).
 
   functions     {stack.api}/   (host: {"func start" if shutil.which("func") else "local runner"})
   OpenAPI       {stack.api}/openapi.json
+  Console       {stack.api}/console
   Azurite       {stack.storage.split("QueueEndpoint=")[1].split(";")[0]} (queues)
   Stellr sim    {urls.synnex_api_base_url}   token {urls.synnex_token_url}
   Entra sim     {urls.graph_authority_host}
   Graph sim     {urls.graph_base_url}
+  webhook       {stack.webhook.url if stack.webhook else "-"}   (prints each notification)
   CA            {stack.simulators.ca_file}
 
 Seeded: MSP org 'northwind' (sandbox Synnex credentials, licencing_choose_subscription=1

@@ -49,6 +49,13 @@ param licenseWaitDeadlineHours int = 24
 @minValue(0)
 param userLookupDeadlineSeconds int = 300
 
+@description('Format of webhook notifications: json (the generic body, signed with X-Signature) or teams (an Adaptive Card message). The webhook URL and its signing secret are Key Vault secrets notify-webhook-url and notify-webhook-secret; while notify-webhook-url is not in the vault, nothing is sent.')
+@allowed([
+  'json'
+  'teams'
+])
+param notifyFormat string = 'json'
+
 @description('Most instances Flex Consumption may scale the app out to.')
 @minValue(1)
 @maxValue(1000)
@@ -122,9 +129,11 @@ var onboardingResultsQueueName = 'onboarding-results'
 var workQueueNames = [
   'license-purchases'
   'license-waits'
+  'notifications'
   'onboarding-events-poison'
   'license-purchases-poison'
   'license-waits-poison'
+  'notifications-poison'
 ]
 
 // Every table in shared/names.py ALL_TABLES. `devsecrets` stays empty in Azure (KEY_VAULT_URI
@@ -375,6 +384,21 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           // the vault after the first deployment (docs/deploy.md).
           name: 'GRAPH_CLIENT_SECRET'
           value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=graph-client-secret)'
+        }
+        {
+          // Webhook notifications: the URL may carry a token, so it is a secret like the
+          // signing key. Until the operator puts them in the vault (docs/deploy.md) the
+          // references stay unresolved and the app sends no notifications.
+          name: 'NOTIFY_WEBHOOK_URL'
+          value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=notify-webhook-url)'
+        }
+        {
+          name: 'NOTIFY_WEBHOOK_SECRET'
+          value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=notify-webhook-secret)'
+        }
+        {
+          name: 'NOTIFY_FORMAT'
+          value: notifyFormat
         }
         {
           name: 'GRAPH_AUTHORITY_HOST'

@@ -30,10 +30,14 @@ if TYPE_CHECKING:
     from shared.adapters.secret_store import SecretStore
     from shared.adapters.stellr import StellrClient, StellrTokenCache
     from shared.adapters.storage import Tables
+    from shared.adapters.webhook import WebhookClient
     from shared.models import SynnexCredentials
+    from shared.use_cases.notify import Notifications
     from shared.use_cases.onboarding import OnboardingWorkflow
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# A webhook answers within seconds or is tried again later (its own queue, never a hire's).
+NOTIFY_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # Threads for the storage reads a lookup makes at once (a few per request).
 LOOKUP_READ_THREADS = 8
 
@@ -188,6 +192,28 @@ class Container:
         return QueueSender(self.queue_service)
 
     @cached_property
+    def notifications(self) -> Notifications | None:
+        """Raising notifications onto their queue; None when NOTIFY_WEBHOOK_URL is not set
+        (or not usable), so that nothing is queued for nobody."""
+        from shared.use_cases.notify import Notifications
+
+        if self.settings.notify_webhook_url is None:
+            return None
+        return Notifications(self.sender, base_url=self.settings.public_base_url)
+
+    @cached_property
+    def webhook(self) -> WebhookClient | None:
+        """The notification webhook's client; None when NOTIFY_WEBHOOK_URL is not set."""
+        from shared.adapters.webhook import WebhookClient
+
+        url = self.settings.notify_webhook_url
+        if url is None:
+            return None
+        return WebhookClient(http=httpx.Client(timeout=NOTIFY_TIMEOUT), url=url,
+                             secret=self.settings.NOTIFY_WEBHOOK_SECRET,
+                             format=self.settings.NOTIFY_FORMAT)
+
+    @cached_property
     def workflow(self) -> OnboardingWorkflow:
         from datetime import timedelta
 
@@ -205,6 +231,7 @@ class Container:
             orgs=self.orgs, ledger=self.ledger, secrets=self.secrets, graph=lambda: self.graph,
             stellr_for=self.stellr_for, sender=self.sender, leases=self.leases, policy=policy,
             listings=self.subscription_cache, history=self.purchase_history,
+            notifications=self.notifications,
         )
 
 

@@ -6,6 +6,7 @@ and everything heavy (pydantic models, SDKs, clients) loads when first needed.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import azure.functions as func
@@ -14,7 +15,7 @@ from shared import openapi
 from shared.bootstrap import container
 from shared.errors import NotFound
 from shared.models import CredentialCheck, CredentialsIn, OrgIn, VariableIn
-from shared.use_cases import credentials, customers, intake, lookups, orgs
+from shared.use_cases import approvals, credentials, customers, intake, lookups, notify, orgs
 from shared.web import flag, handles_errors, json_response, parse_body, problem
 
 # --- orgs -------------------------------------------------------------------------------
@@ -183,6 +184,27 @@ def post_onboarding(req: func.HttpRequest) -> func.HttpResponse:
                          headers={"Location": location})
 
 
+@handles_errors
+def approve_license(req: func.HttpRequest) -> func.HttpResponse:
+    return _answer_approval(req, approvals.approve)
+
+
+@handles_errors
+def deny_license(req: func.HttpRequest) -> func.HttpResponse:
+    return _answer_approval(req, approvals.deny)
+
+
+def _answer_approval(req: func.HttpRequest, answer: Any) -> func.HttpResponse:
+    """200 with the event's status; 409 unless the licence is awaiting approval."""
+    by = approvals.approver(req.headers.get(approvals.APPROVER_HEADER))
+    try:
+        status = answer(container().workflow.deps, req.route_params["event_id"],
+                        req.route_params["sku_id"], by=by)
+    except approvals.NotAwaitingApproval as exc:
+        return problem(409, str(exc), kind="conflict")
+    return json_response(status)
+
+
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(openapi.document())
 
@@ -200,3 +222,9 @@ def purchase_license(msg: func.QueueMessage) -> None:
 
 def await_license_seat(msg: func.QueueMessage) -> None:
     container().workflow.handle_wait(msg.get_body())
+
+
+def deliver_notification(msg: func.QueueMessage) -> None:
+    c = container()
+    notify.deliver(msg.get_body(), webhook=c.webhook, sender=c.sender,
+                   now=lambda: datetime.now(UTC))

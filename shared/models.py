@@ -221,6 +221,7 @@ class LicenseLookup(BaseModel):
 LicenseState = Literal[
     "pending",
     "purchasing",
+    "awaiting_approval",
     "waiting_for_seat",
     "assigned",
     "already_assigned",
@@ -291,7 +292,7 @@ class OnboardingStatus(BaseModel):
 # Where a licence is inside the workflow: the states of `shared.core.purchase.PHASES`, each
 # shown to callers as one public `LicenseState`.
 Phase = Literal[
-    "received", "looking", "held", "deciding", "changing", "bought", "done",
+    "received", "looking", "held", "deciding", "approving", "changing", "bought", "done",
 ]
 
 
@@ -311,9 +312,13 @@ class EventRecord(BaseModel):
     created_at: str
     updated_at: str
     result: Literal["none", "sending", "sent"] = "none"
-    # Which handler marked the result as sending: "event", or a licence's sku_id.
+    # Which handler claimed the result, and when: "event", "retry", or a licence's sku_id.
     result_by: str | None = None
+    result_claimed_at: str | None = None
     last_error: str | None = None
+    # The operator's last retry (`shared.use_cases.retry`), and how many there were.
+    retried_at: str | None = None
+    retries: int = 0
 
 
 class LicenseRecord(LicenseStatus):
@@ -344,3 +349,80 @@ class LicenseRecord(LicenseStatus):
     owed: Literal["seat", "seat_and_cap"] | None = None
     purchased_at: str | None = None
     reserved_day: str | None = None
+    # The operator's last retry of this licence: its deadlines count from then (R10).
+    retried_at: str | None = None
+    # Approval (issue 13): how long the licence may wait in `approving` (the org's
+    # licencing_approval_hours when it was asked), and who approved it, when.
+    approval_hours: float | None = None
+    approved_by: str | None = None
+    approved_at: str | None = None
+
+
+# --- the operator's view (issue 12) -----------------------------------------------------------
+
+
+class BoughtSeat(BaseModel):
+    """A seat bought for a licence, as the ledger keeps it for listing (`<org>:bought`)."""
+
+    event_id: str
+    sku_id: str
+    org_id: str
+    user: str | None = None
+    synnex_subscription_id: str | None = None
+    quantity_before: int | None = None
+    quantity_target: int | None = None
+    purchased_at: str
+    state: LicenseState
+    reason: FailureReason | None = None
+    # Set by the reconciliation: why the hire does not hold the seat (None: it does), when.
+    unheld: str | None = None
+    checked_at: str | None = None
+
+
+class OnboardingPage(BaseModel):
+    """`GET /api/onboarding`: status bodies, newest first, and the token of the next page."""
+
+    events: list[OnboardingStatus]
+    next: str | None = None
+
+
+class Purchase(BaseModel):
+    """One seat bought, as `GET /api/orgs/{org_id}/purchases` lists it."""
+
+    event_id: str
+    sku_id: str
+    product_name: str | None = None
+    synnex_subscription_id: str | None = None
+    quantity_before: int | None = None
+    quantity_after: int | None = None
+    purchased_at: str
+    assigned: bool
+    cancellable_until: str
+    user: str | None = None
+    state: LicenseState | None = None
+    # Found by the reconciliation: the seat is not held by its hire while it can still be
+    # reduced (`shared.use_cases.reconcile`); None when it is held, or not checked yet.
+    unheld: str | None = None
+    reducible: bool = False
+
+
+class CapUse(BaseModel):
+    used: int
+    limit: int | None = None
+
+
+class CapUsage(BaseModel):
+    day: CapUse
+    month: CapUse
+
+
+class PurchaseList(BaseModel):
+    purchases: list[Purchase]
+    cap: CapUsage
+
+
+class Reconciliation(BaseModel):
+    """What one run of the reconciliation found: seats bought that their hires do not hold."""
+
+    checked: int
+    unheld: list[Purchase]

@@ -25,6 +25,8 @@ from shared.models import (
     Variable,
     VariableIn,
 )
+from shared.openapi_operator import MODELS as operator_models
+from shared.openapi_operator import add_operator_paths
 
 _REF = "#/components/schemas/{model}"
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -46,6 +48,16 @@ def _path_param(name: str, pattern: str) -> dict[str, Any]:
 
 
 ORG_ID = _path_param("org_id", ORG_ID_PATTERN)
+# The approve and deny routes: the licence, and who answers (recorded in its history).
+_APPROVAL_PARAMS: list[dict[str, Any]] = [
+    {"name": "event_id", "in": "path", "required": True,
+     "schema": {"type": "string", "minLength": 1, "maxLength": 128}},
+    {"name": "sku_id", "in": "path", "required": True,
+     "schema": {"type": "string", "pattern": GUID_PATTERN}},
+    {"name": "X-Approver", "in": "header", "required": False,
+     "description": "who approves or denies, as the history records it (default: "
+     "'function key')", "schema": {"type": "string", "maxLength": 128}},
+]
 VARIABLE = _path_param("name", VARIABLE_NAME_PATTERN)
 
 
@@ -75,7 +87,7 @@ def document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         Org, OrgIn, Variable, VariableIn, EffectiveVariable, CredentialsIn, CredentialCheck,
         SubscriptionLookup, MatchedSubscriptionLookup, LicenseLookup, OnboardingStatus,
-        SynnexCustomerList, OnboardingEvent,
+        SynnexCustomerList, OnboardingEvent, *operator_models,
     ]
     components: dict[str, Any] = {}
     for model in models:
@@ -183,12 +195,28 @@ def document() -> dict[str, Any]:
                 "schema": {"type": "string", "minLength": 1, "maxLength": 128},
             }]),
         },
+        "/api/onboarding/{event_id}/licenses/{sku_id}/approve": {
+            "post": _operation("Approve a licence purchase", {
+                "200": _json(_ref(OnboardingStatus), "approved: the licence decides again "
+                             "(every check runs again before the seat change); the event's "
+                             "status"),
+                "409": _PROBLEM, **not_found, "503": _PROBLEM,
+            }, params=_APPROVAL_PARAMS),
+        },
+        "/api/onboarding/{event_id}/licenses/{sku_id}/deny": {
+            "post": _operation("Deny a licence purchase", {
+                "200": _json(_ref(OnboardingStatus), "denied: the licence ends failed / "
+                             "denied; the event's status"),
+                "409": _PROBLEM, **not_found, "503": _PROBLEM,
+            }, params=_APPROVAL_PARAMS),
+        },
         "/api/openapi.json": {
             "get": _operation("Get this document", {
                 "200": _json({"type": "object"}, "OpenAPI 3.1"),
             }, params=[], anonymous=True),
         },
     }
+    add_operator_paths(paths)
     return {
         "openapi": "3.1.0",
         "info": {

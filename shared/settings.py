@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,12 +53,27 @@ class Settings(BaseSettings):
     LICENSE_WAIT_DEADLINE_HOURS: float = Field(default=24, gt=0, allow_inf_nan=False)
     USER_LOOKUP_DEADLINE_SECONDS: float = Field(default=300, ge=0, allow_inf_nan=False)
 
+    # Notifications (contract section 6). The URL may carry a token, so it is a secret too:
+    # neither it nor the signing secret is ever logged (repr=False keeps them out of errors).
+    # Not validated at start: an unresolved Key Vault reference must not stop the app, only
+    # the notifications (`notify_webhook_url`).
+    NOTIFY_WEBHOOK_URL: str | None = Field(default=None, repr=False)
+    NOTIFY_WEBHOOK_SECRET: str | None = Field(default=None, repr=False)
+    NOTIFY_FORMAT: Literal["json", "teams"] = "json"
+    # Set by the platform in Azure: the app's host name, for the links in notifications.
+    WEBSITE_HOSTNAME: str | None = None
+
     @field_validator("KEY_VAULT_URI", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # A value of spaces (a half-edited app setting) counts as unset, so that the clear
         # "KEY_VAULT_URI not set" error of the secret store applies, not a URL parse error.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("NOTIFY_FORMAT", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(
         "GRAPH_AUTHORITY_HOST", "GRAPH_BASE_URL", "SYNNEX_API_BASE_URL", "SYNNEX_TOKEN_URL"
@@ -70,6 +86,29 @@ class Settings(BaseSettings):
     def running_in_azure(self) -> bool:
         """True when any platform variable of AZURE_MARKERS is set and not blank."""
         return any((getattr(self, name) or "").strip() for name in AZURE_MARKERS)
+
+    @property
+    def notify_webhook_url(self) -> str | None:
+        """NOTIFY_WEBHOOK_URL when usable: https, or http to this machine (a local receiver).
+        None when unset, or not a URL (e.g. a Key Vault reference the platform could not
+        resolve: the app goes on, without notifications)."""
+        url = (self.NOTIFY_WEBHOOK_URL or "").strip()
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        if parts.scheme == "https" and parts.hostname:
+            return url
+        if parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"):
+            return url
+        return None
+
+    @property
+    def public_base_url(self) -> str:
+        """Where the app's routes are reached, for links: the platform's host name in Azure,
+        else the local host (`func start` and the local runner listen on port 7071)."""
+        host = (self.WEBSITE_HOSTNAME or "").strip()
+        return f"https://{host}" if host else "http://localhost:7071"
 
     def require_storage(self) -> None:
         """Raise ConfigurationError unless some form of AzureWebJobsStorage is set."""

@@ -2,10 +2,12 @@
 
 `onboardingledger`: PartitionKey = the event id (escaped), RowKey "event" for the event and
 "license:<sku_id>" per licence; each row keeps its record as JSON in `doc`, with `state`
-beside it for reading at a glance. `purchaseledger`: PartitionKey "<org>:<UTC day>", one row
-per seat bought that day plus a `count` row, written together in one transaction, so that the
-day's cap holds across instances; and PartitionKey "<org>:held:<sku_id>", one row per hire whose
-seat change was requested and who has not been given a seat yet (see `hold_seat`).
+beside it for reading at a glance. `purchaseledger`: PartitionKey "<org>:<UTC month>"
+(YYYY-MM), one row "r:<day>:<key>" per seat reserved, a `count:<day>` row per day and a
+`count` row for the month, a reservation and both counts written in one transaction (one
+partition), so that the day's and the month's caps hold across instances; and PartitionKey
+"<org>:held:<sku_id>", one row per hire whose seat change was requested and who has not been
+given a seat yet (see `hold_seat`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,16 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from pydantic import BaseModel
 
+from shared.adapters import ledger_views as views
 from shared.adapters.storage import storage_errors
-from shared.errors import StaleRecord
-from shared.models import EventRecord, LicenseRecord, LicenseStatus, OnboardingStatus
+from shared.errors import StaleRecord, Transient
+from shared.models import (
+    BoughtSeat,
+    EventRecord,
+    LicenseRecord,
+    LicenseStatus,
+    OnboardingStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +91,7 @@ class TableLedger:
                     return None
                 raise
         etags = [str(result["etag"]) for result in written]
+        self._index(event)
         return etags[0], list(zip(licenses, etags[1:], strict=True))
 
     def replace_invalid_event(
@@ -99,11 +109,17 @@ class TableLedger:
             ("create", _entity(partition, license_row(item.sku_id), item, item.state))
             for item in licenses
         ]
+        before = self.find_event(event.event_id)
         with storage_errors("replace invalid event"):
             try:
                 self._events().submit_transaction(operations)
             except TableTransactionError:
                 return False
+        if before is not None and views.index_row(before[0]) != views.index_row(event):
+            with storage_errors("write event index"):
+                for entity in views.index_entities(before[0]):
+                    self._events().delete_entity(entity["PartitionKey"], entity["RowKey"])
+        self._index(event)
         return True
 
     def find_event(self, event_id: str) -> tuple[EventRecord, Etag] | None:
@@ -124,7 +140,9 @@ class TableLedger:
 
     def update_event(self, event: EventRecord, etag: Etag) -> Etag:
         """Replace the event row if unchanged since read; StaleRecord otherwise."""
-        return self._replace(event.event_id, EVENT_ROW, event, event.status, etag)
+        etag = self._replace(event.event_id, EVENT_ROW, event, event.status, etag)
+        self._index(event)
+        return etag
 
     def update_license(self, event_id: str, record: LicenseRecord, etag: Etag) -> Etag:
         """Replace a licence row if unchanged since read; StaleRecord otherwise."""
@@ -138,43 +156,71 @@ class TableLedger:
         event, _ = found
         return event_status(event, [record for record, _ in self.list_licenses(event_id)])
 
-    # --- the day's purchases -------------------------------------------------------------
+    # --- the operator's views (`shared.adapters.ledger_views`) ----------------------------
+
+    def _index(self, event: EventRecord) -> None:
+        """The event's index rows after its row was written. Storage trouble here must not
+        fail a write that succeeded: the event's next write puts the index right."""
+        try:
+            views.write_index(self._events(), event)
+        except Transient as exc:
+            log.warning("onboarding event=%s index not updated (%s); the event's next write "
+                        "updates it", event.event_id, exc)
+
+    def list_events(
+        self, org_id: str | None, *, status: str | None, since: datetime | None,
+        after: str | None, limit: int,
+    ) -> tuple[list[str], str | None]:
+        """Event ids newest first (one partition query), and the key to continue after."""
+        return views.query_index(self._events(), org_id, status=status, since=since,
+                                 after=after, limit=limit)
+
+    def record_purchase(self, seat: BoughtSeat) -> None:
+        """Upsert a seat bought (`<org>:bought`). Raises Unavailable."""
+        views.write_bought(self._purchases(), seat)
+
+    def list_purchases(self, org_id: str, first_day: str, last_day: str) -> list[BoughtSeat]:
+        """Seats bought for the org between two UTC dates, both included, oldest first."""
+        return views.read_bought(self._purchases(), org_id, first_day, last_day)
+
+    def mark_purchase(self, seat: BoughtSeat, unheld: str | None, at: str) -> None:
+        """Record whether the hire holds the seat bought for it (the reconciliation)."""
+        views.mark_bought(self._purchases(), seat, unheld, at)
+
+    # --- the day's and the month's purchases ---------------------------------------------
 
     def purchases_on(self, org_id: str, day: str) -> int:
         """How many seats were reserved for the org on that UTC day (YYYY-MM-DD)."""
-        counter = self._get_counter(org_id, day)
-        return 0 if counter is None else int(counter[0]["count"])
+        return _count(self._get_row(_cap_partition(org_id, day), _day_count_row(day)))
 
-    def reserve_purchase(self, org_id: str, day: str, key: str, cap: int) -> bool:
-        """Reserve one seat of the day's cap for `key` (event/sku); idempotent per key.
+    def purchases_in_month(self, org_id: str, month: str) -> int:
+        """How many seats were reserved for the org in that UTC month (YYYY-MM)."""
+        return _count(self._get_row(_cap_partition(org_id, month), MONTH_COUNT_ROW))
 
-        True when reserved (now or before); False when the cap is reached. The reservation row
-        and the day's count are written in one transaction, so concurrent buyers cannot both
-        take the last seat of the cap.
+    def reserve_purchase(self, org_id: str, day: str, key: str, cap: int,
+                         month_cap: int | None = None) -> bool:
+        """Reserve one seat of the day's cap and the month's (None: unlimited) for `key`
+        (event/sku); idempotent per key.
+
+        True when reserved (now or before); False when a cap is reached. The reservation row
+        and both counts are written in one transaction (one partition per org and month), so
+        concurrent buyers cannot both take the last seat of either cap. Raises Unavailable.
         """
-        partition = escape_key(f"{org_id}:{day}")
-        row = escape_key(key)
+        partition = _cap_partition(org_id, day)
+        row = _reservation_row(day, key)
         while True:
-            with storage_errors("reserve purchase"):
-                try:
-                    self._purchases().get_entity(partition, row)
-                    return True
-                except ResourceNotFoundError:
-                    pass
-            counter = self._get_counter(org_id, day)
-            count = 0 if counter is None else int(counter[0]["count"])
-            if count >= cap:
+            if self._get_row(partition, row) is not None:
+                return True
+            day_counter = self._get_row(partition, _day_count_row(day))
+            month_counter = self._get_row(partition, MONTH_COUNT_ROW)
+            if _count(day_counter) >= cap or (
+                    month_cap is not None and _count(month_counter) >= month_cap):
                 return False
-            reservation = {"PartitionKey": partition, "RowKey": row, "key": key}
-            new_counter = {"PartitionKey": partition, "RowKey": "count", "count": count + 1}
-            operations: list[Any] = [("create", reservation)]
-            if counter is None:
-                operations.append(("create", new_counter))
-            else:
-                operations.append(("update", new_counter, {
-                    "mode": UpdateMode.REPLACE, "etag": counter[1],
-                    "match_condition": MatchConditions.IfNotModified,
-                }))
+            operations: list[Any] = [
+                ("create", {"PartitionKey": partition, "RowKey": row, "key": key}),
+                _count_operation(partition, _day_count_row(day), day_counter, +1),
+                _count_operation(partition, MONTH_COUNT_ROW, month_counter, +1),
+            ]
             with storage_errors("reserve purchase"):
                 try:
                     self._purchases().submit_transaction(operations)
@@ -183,23 +229,19 @@ class TableLedger:
                     continue  # someone else reserved or counted meanwhile: look again
 
     def release_purchase(self, org_id: str, day: str, key: str) -> None:
-        """Give back a reservation whose seat was never bought."""
-        partition = escape_key(f"{org_id}:{day}")
+        """Give back a reservation whose seat was never bought (both caps). Raises
+        Unavailable."""
+        partition = _cap_partition(org_id, day)
+        row = _reservation_row(day, key)
         while True:
-            counter = self._get_counter(org_id, day)
-            with storage_errors("release purchase"):
-                try:
-                    self._purchases().get_entity(partition, escape_key(key))
-                except ResourceNotFoundError:
-                    return
-            if counter is None:
+            if self._get_row(partition, row) is None:
                 return
             operations: list[Any] = [
-                ("delete", {"PartitionKey": partition, "RowKey": escape_key(key)}),
-                ("update", {"PartitionKey": partition, "RowKey": "count",
-                            "count": max(0, int(counter[0]["count"]) - 1)},
-                 {"mode": UpdateMode.REPLACE, "etag": counter[1],
-                  "match_condition": MatchConditions.IfNotModified}),
+                ("delete", {"PartitionKey": partition, "RowKey": row}),
+                _count_operation(partition, _day_count_row(day),
+                                 self._get_row(partition, _day_count_row(day)), -1),
+                _count_operation(partition, MONTH_COUNT_ROW,
+                                 self._get_row(partition, MONTH_COUNT_ROW), -1),
             ]
             with storage_errors("release purchase"):
                 try:
@@ -240,10 +282,10 @@ class TableLedger:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _get_counter(self, org_id: str, day: str) -> tuple[Any, Etag] | None:
+    def _get_row(self, partition: str, row: str) -> tuple[Any, Etag] | None:
         with storage_errors("read purchase count"):
             try:
-                entity = self._purchases().get_entity(escape_key(f"{org_id}:{day}"), "count")
+                entity = self._purchases().get_entity(partition, row)
             except ResourceNotFoundError:
                 return None
         return entity, str(entity.metadata["etag"])
@@ -285,6 +327,37 @@ def event_status(event: EventRecord, licenses: list[LicenseRecord]) -> Onboardin
         licenses=public, created_at=event.created_at, updated_at=event.updated_at,
         last_error=event.last_error,
     )
+
+
+MONTH_COUNT_ROW = "count"
+
+
+def _cap_partition(org_id: str, day_or_month: str) -> str:
+    """The partition of an org's purchases in the UTC month of `day_or_month`."""
+    return escape_key(f"{org_id}:{day_or_month[:7]}")
+
+
+def _day_count_row(day: str) -> str:
+    return f"count:{day}"
+
+
+def _reservation_row(day: str, key: str) -> str:
+    return f"r:{day}:{escape_key(key)}"
+
+
+def _count(found: tuple[Any, Etag] | None) -> int:
+    return 0 if found is None else int(found[0]["count"])
+
+
+def _count_operation(partition: str, row: str, found: tuple[Any, Etag] | None,
+                     delta: int) -> tuple[Any, ...]:
+    """A transaction step that sets a counter to its value read plus `delta`, guarded by the
+    ETag it was read with (or created when it did not exist)."""
+    entity = {"PartitionKey": partition, "RowKey": row, "count": max(0, _count(found) + delta)}
+    if found is None:
+        return ("create", entity)
+    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": found[1],
+                               "match_condition": MatchConditions.IfNotModified})
 
 
 def _held_partition(org_id: str, sku_id: str) -> str:

@@ -99,6 +99,12 @@ class TableLeases:
             except (ResourceModifiedError, ResourceNotFoundError):
                 return
 
+    def find_holder(self, resource: str) -> str | None:
+        """Who took the lease last, expired or not; None when free. Raises Unavailable."""
+        with storage_errors("read lease"):
+            current = self._find(escape_key(resource))
+        return (current.get("holder") or None) if current is not None else None
+
     def _find(self, row: str) -> Any:
         try:
             return self._table().get_entity(_PARTITION, row)

@@ -15,9 +15,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from shared.adapters import ledger_views as views
 from shared.adapters.ledger import event_status
 from shared.errors import StaleRecord
-from shared.models import EventRecord, LicenseRecord, OnboardingStatus, Org, Variable
+from shared.models import BoughtSeat, EventRecord, LicenseRecord, OnboardingStatus, Org, Variable
 from shared.use_cases.ports import Etag, Lease
 
 M = TypeVar("M", bound=BaseModel)
@@ -28,6 +29,10 @@ class InMemoryLedger:
         self._rows: dict[tuple[str, str], tuple[str, Etag]] = {}
         self._counts: dict[tuple[str, str], set[str]] = {}
         self._held: dict[tuple[str, str], dict[str, float]] = {}
+        # The operator's views: index partition -> RowKey -> (event id, status); and org ->
+        # RowKey -> seat bought (`shared.adapters.ledger_views` keys, the same order).
+        self._index: dict[str, dict[str, tuple[str, str]]] = {}
+        self._bought: dict[str, dict[str, BoughtSeat]] = {}
         self._etags = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -57,6 +62,7 @@ class InMemoryLedger:
             etag = self._put((event.event_id, "event"), event)
             rows = [(item, self._put((event.event_id, f"license:{item.sku_id}"), item))
                     for item in licenses]
+            self._write_index(event)
         return etag, rows
 
     def replace_invalid_event(
@@ -67,9 +73,13 @@ class InMemoryLedger:
             keys = [(event.event_id, f"license:{item.sku_id}") for item in licenses]
             if found is None or found[1] != etag or any(key in self._rows for key in keys):
                 return False
+            before = EventRecord.model_validate_json(found[0])
             self._put((event.event_id, "event"), event)
             for key, item in zip(keys, licenses, strict=True):
                 self._put(key, item)
+            for entity in views.index_entities(before):
+                self._index.get(entity["PartitionKey"], {}).pop(entity["RowKey"], None)
+            self._write_index(event)
         return True
 
     def find_event(self, event_id: str) -> tuple[EventRecord, Etag] | None:
@@ -85,7 +95,10 @@ class InMemoryLedger:
         return [(LicenseRecord.model_validate_json(doc), etag) for doc, etag in found]
 
     def update_event(self, event: EventRecord, etag: Etag) -> Etag:
-        return self._replace((event.event_id, "event"), event, etag)
+        with self._lock:
+            etag = self._replace((event.event_id, "event"), event, etag)
+            self._write_index(event)
+        return etag
 
     def update_license(self, event_id: str, record: LicenseRecord, etag: Etag) -> Etag:
         return self._replace((event_id, f"license:{record.sku_id}"), record, etag)
@@ -103,18 +116,67 @@ class InMemoryLedger:
             return None
         return event_status(found[0], [row for row, _ in self.list_licenses(event_id)])
 
+    # --- the operator's views -------------------------------------------------------------
+
+    def _write_index(self, event: EventRecord) -> None:
+        for entity in views.index_entities(event):
+            self._index.setdefault(entity["PartitionKey"], {})[entity["RowKey"]] = (
+                event.event_id, event.status)
+
+    def list_events(
+        self, org_id: str | None, *, status: str | None, since: datetime | None,
+        after: str | None, limit: int,
+    ) -> tuple[list[str], str | None]:
+        upper = views.since_bound(since) if since else ":"
+        with self._lock:
+            rows = sorted(self._index.get(views.index_partition(org_id), {}).items())
+        found = [(key, event_id) for key, (event_id, state) in rows
+                 if key < upper and (after is None or key > after)
+                 and (status is None or state == status)][:limit + 1]
+        page = found[:limit]
+        return [event_id for _, event_id in page], (
+            page[-1][0] if len(found) > limit and page else None)
+
+    def record_purchase(self, seat: BoughtSeat) -> None:
+        with self._lock:
+            seats = self._bought.setdefault(seat.org_id, {})
+            row = views.bought_row(seat)
+            old = seats.get(row)
+            marks = {"unheld": old.unheld, "checked_at": old.checked_at} if old else {}
+            seats[row] = seat.model_copy(update=marks)
+
+    def list_purchases(self, org_id: str, first_day: str, last_day: str) -> list[BoughtSeat]:
+        with self._lock:
+            rows = sorted(self._bought.get(org_id, {}).items())
+        return [seat.model_copy() for key, seat in rows
+                if first_day <= key < f"{last_day}U"]
+
+    def mark_purchase(self, seat: BoughtSeat, unheld: str | None, at: str) -> None:
+        with self._lock:
+            seats = self._bought.get(seat.org_id, {})
+            row = views.bought_row(seat)
+            if row in seats:
+                seats[row] = seats[row].model_copy(update={"unheld": unheld, "checked_at": at})
+
     # --- the day's purchases and held seats ------------------------------------------------
 
     def purchases_on(self, org_id: str, day: str) -> int:
         with self._lock:
             return len(self._counts.get((org_id, day), set()))
 
-    def reserve_purchase(self, org_id: str, day: str, key: str, cap: int) -> bool:
+    def purchases_in_month(self, org_id: str, month: str) -> int:
+        with self._lock:
+            return sum(len(keys) for (org, day), keys in self._counts.items()
+                       if org == org_id and day[:7] == month[:7])
+
+    def reserve_purchase(self, org_id: str, day: str, key: str, cap: int,
+                         month_cap: int | None = None) -> bool:
         with self._lock:
             taken = self._counts.setdefault((org_id, day), set())
             if key in taken:
                 return True
-            if len(taken) >= cap:
+            if len(taken) >= cap or (
+                    month_cap is not None and self.purchases_in_month(org_id, day) >= month_cap):
                 return False
             taken.add(key)
             return True
@@ -190,6 +252,11 @@ class InMemoryLeases:
         with self._lock:
             _, _, floor, until = self._row(resource)
         return floor if until > self._clock() else None
+
+    def find_holder(self, resource: str) -> str | None:
+        """Who took the lease last, expired or not; None when free."""
+        with self._lock:
+            return self._row(resource)[0] or None
 
     def holder(self, resource: str) -> str:
         """Who holds the lease now ('' when free or expired)."""

@@ -27,6 +27,15 @@ The rules that keep the contract's guarantees, each named where it is decided:
 - R7 seat guard: the free-and-held check and the assignment run under a per (org, SKU) guard
   (`seat_decision`), so two hires never both take the one unheld seat.
 - R8 a 429 changed nothing: throttled changes go back to deciding at once, floor restored.
+- R9 approval: where the org requires it, a licence that passed every check waits in
+  `approving` holding nothing (no lease, seat or cap unit); an approval sends it back to
+  deciding, where every check runs again before the seat change; a denial or the deadline
+  ends it. The answer is only written (ETag-guarded); the licence's own message acts on it,
+  so one that arrives twice, late, or beside a crash acts at most once and the chain stays
+  one (R1).
+- R10 retry: a licence that ended `failed` is worked again only on an operator's retry; one
+  whose seat change landed (`purchased_at`) goes back to waiting for that seat, never to
+  buying (`retry_phase`). Its deadlines count from the retry.
 """
 
 from __future__ import annotations
@@ -56,9 +65,12 @@ FLOOR_SECONDS = 2 * SETTLE_SECONDS
 SEAT_GUARD_SECONDS = 60.0
 # The longest pause between two looks at a seat change in flight.
 PURCHASE_LOOK_MAX_SECONDS = 120.0
-# R4: a change sent this many times without landing is not sent again: Synnex takes it and
-# does not apply it, which a person has to look at.
+# R4: a change Synnex accepted this many times without applying it is not sent again: that
+# is for a person to look at.
 MAX_CHANGE_SENDS = 3
+# A claim to send an event's result is taken over by another handler only once it is older
+# than a handler can run (host.json functionTimeout): its claimer is dead by then.
+RESULT_CLAIM_SECONDS = 600.0
 # A message whose successor was recorded but may not have been sent (its handler died in
 # between) re-sends it once this long after it was due (R1).
 RESEND_GRACE_SECONDS = 600.0
@@ -69,7 +81,7 @@ class PhaseRule:
     state: LicenseState
     next: frozenset[Phase]
     # Which deadline bounds the phase (see `WorkflowTimes`), and the reason it fails with.
-    deadline: Literal["lookup", "purchase", "wait", "none"]
+    deadline: Literal["lookup", "decide", "purchase", "wait", "approval", "none"]
     reason_at_deadline: FailureReason | None
 
 
@@ -84,21 +96,34 @@ PHASES: dict[Phase, PhaseRule] = {
     "held": PhaseRule("waiting_for_seat", frozenset({"held", "deciding", "done"}),
                       "wait", "seat_not_provisioned"),
     # Every pre-purchase check, under the subscription's lease, then the intent (R2).
-    "deciding": PhaseRule("purchasing", frozenset({"deciding", "changing", "held", "done"}),
-                          "purchase", "synnex_error"),
+    "deciding": PhaseRule("purchasing", frozenset({"deciding", "approving", "changing", "held",
+                                                   "done"}), "decide", "synnex_error"),
+    # Every check passed and the org wants a person to approve: wait (lease, seat and cap
+    # given back) until approved (decide again: every check re-runs), denied, or expired.
+    "approving": PhaseRule("awaiting_approval", frozenset({"approving", "deciding", "done"}),
+                           "approval", "approval_expired"),
     # The change is requested: confirm it, or find it did not land (R4) and decide again.
     "changing": PhaseRule("purchasing", frozenset({"changing", "deciding", "bought", "done"}),
                           "purchase", "synnex_error"),
     # Bought: wait until the tenant shows the seat, then assign it.
     "bought": PhaseRule("waiting_for_seat", frozenset({"bought", "done"}),
                         "wait", "seat_not_provisioned"),
-    "done": PhaseRule("failed", frozenset(), "none", None),
+    # Ended. R10: only an operator's retry leaves it, and only for a licence that ended
+    # failed: back to the first step, or, once its seat change landed, to waiting for it.
+    "done": PhaseRule("failed", frozenset({"looking", "bought"}), "none", None),
 }
 
 
 def allowed(current: Phase, following: Phase) -> bool:
     """Whether the state table lets `following` come after `current`."""
     return following in PHASES[current].next
+
+
+def retry_phase(state: str, purchased_at: str | None) -> Phase | None:
+    """R10: where a retried licence starts again; None when it did not end failed."""
+    if state != "failed":
+        return None
+    return "bought" if purchased_at else "looking"
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,15 @@ class WorkflowTimes:
     purchase: timedelta = timedelta(hours=24)
     wait: timedelta = timedelta(hours=24)
     user_lookup: timedelta = timedelta(seconds=300)
+    # The org's licencing_approval_hours, as recorded when the approval was asked.
+    approval: timedelta = timedelta(hours=24)
+
+    @property
+    def decide(self) -> timedelta:
+        """R4, R5: no seat change is sent in the purchase's last settle window, so that any
+        change sent is seen landing, or not, before the deadline ends the purchase (a change
+        sent a minute before it, then given up, could land for nobody)."""
+        return max(self.purchase - timedelta(seconds=SETTLE_SECONDS), self.purchase / 2)
 
 
 def expired(phase: Phase, age: timedelta, times: WorkflowTimes) -> bool:

@@ -60,3 +60,36 @@ def usage_location(effective: Mapping[str, EffectiveVariable]) -> str | None:
         return None
     text = variable.value.strip().upper()
     return text if len(text) == 2 and text.isalpha() and text.isascii() else None
+
+
+APPROVAL_REQUIRED = "licencing_approval_required"
+APPROVAL_HOURS = "licencing_approval_hours"
+MAX_SEATS_PER_MONTH = "licencing_max_seats_per_month"
+
+DEFAULT_APPROVAL_HOURS = 24.0
+
+
+def approval_required(effective: Mapping[str, EffectiveVariable]) -> bool:
+    variable = effective.get(APPROVAL_REQUIRED)
+    return variable is not None and variable.value.strip() == "1"
+
+
+def approval_hours(effective: Mapping[str, EffectiveVariable]) -> float:
+    """How long an approval may take; a value that is not a positive number: the default."""
+    variable = effective.get(APPROVAL_HOURS)
+    try:
+        hours = float(variable.value.strip()) if variable is not None else 0.0
+    except ValueError:
+        hours = 0.0
+    # Not NaN, not infinite, not absurd: a queue message waits at most 7 days per hop anyway.
+    return hours if 0 < hours <= 24 * 365 else DEFAULT_APPROVAL_HOURS
+
+
+def max_seats_per_month(effective: Mapping[str, EffectiveVariable]) -> int | None:
+    """The UTC month's cap, None when unlimited (unset or blank); a value that is not a
+    whole number >= 0 counts as 0 (buy nothing), like the day's cap."""
+    variable = effective.get(MAX_SEATS_PER_MONTH)
+    if variable is None or not variable.value.strip():
+        return None
+    text = variable.value.strip()
+    return int(text) if text.isascii() and text.isdigit() else 0

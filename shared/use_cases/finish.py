@@ -1,17 +1,20 @@
 """Closing an event: when every licence is done, its result goes on `onboarding-results` once.
 
-"Once" per final state: the handler that marks the result as sending (ETag-guarded) is the
-one that sends it; a crash between sending and recording it as sent sends it again, so
-consumers treat results as at-least-once and keep the latest per `event_id`.
+"Once" per final state: the handler that claims the result (ETag-guarded) is the one that
+sends it, and a claim is taken over only once it is older than a handler can run; a crash
+between sending and recording it as sent sends it again, so consumers treat results as
+at-least-once and keep the latest per `event_id`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import datetime
 
 from shared import names
 from shared.adapters.ledger import event_status
+from shared.core.purchase import RESULT_CLAIM_SECONDS
 from shared.core.workflow import event_outcome
 from shared.errors import StaleRecord, Transient
 from shared.models import EventRecord, LicenseRecord, OnboardingStatus
@@ -23,43 +26,48 @@ log = logging.getLogger(__name__)
 def finish_event(
     deps: Deps, event_id: str, *, by: str,
     known: tuple[EventRecord, str, list[LicenseRecord]] | None = None,
-) -> None:
+) -> float | None:
     """When every licence is done or failed: close the event and send its result once.
 
-    `by` names the handler's part of the event ("event", or the sku_id of a licence's chain):
-    the part that marks the result as sending is the one that sends it. `known`: the event
-    and every licence row as this handler just wrote them, to finish without reading them
-    back; should the event row have changed meanwhile, the ledger is read instead.
+    `by` names the handler's part of the event ("event", "retry", or the sku_id of a
+    licence's chain): the handler that claims the result (ETag-guarded, with the time) is the
+    one that sends it. A claim younger than a handler can run may be being sent right now:
+    then the answer is how many seconds to wait before calling this again (the caller puts
+    its message back for that long), so that a claimer that died is taken over, once, and a
+    live one is not doubled. None otherwise. `known`: the event and every licence row as
+    this handler just wrote them, to finish without reading them back; should the event row
+    have changed meanwhile, the ledger is read instead.
     """
     if known is not None and _finish_known(deps, *known, by=by):
-        return
-    outrun = False
+        return None
     while True:
         found = deps.ledger.find_event(event_id)
         if found is None:
-            return
+            return None
         record, etag = found
         if record.result == "sent":
-            return
-        if record.result == "sending" and (outrun or record.result_by != by):
-            # Another handler is sending it; should it die first, its message comes back.
-            return
+            return None
+        if record.result == "sending":
+            claimed = datetime.fromisoformat(record.result_claimed_at or record.updated_at)
+            age = (deps.now() - claimed).total_seconds()
+            if age < RESULT_CLAIM_SECONDS:
+                return RESULT_CLAIM_SECONDS - age + 1.0
         if record.status == "in_progress":
             outcome = event_outcome([row.state for row, _ in deps.ledger.list_licenses(event_id)])
             if outcome == "in_progress":
-                return
+                return None
             record = record.model_copy(update={"status": outcome,
                                                "updated_at": deps.now().isoformat()})
         try:
-            etag = deps.ledger.update_event(
-                record.model_copy(update={"result": "sending", "result_by": by}), etag)
+            etag = deps.ledger.update_event(record.model_copy(update={
+                "result": "sending", "result_by": by,
+                "result_claimed_at": deps.now().isoformat()}), etag)
         except StaleRecord:
-            outrun = True
             continue
         status = deps.ledger.find_status(event_id)
         assert status is not None
         _send_result(deps, record, etag, status)
-        return
+        return None
 
 
 def _finish_known(
@@ -71,8 +79,9 @@ def _finish_known(
         return True  # a licence still open finishes the event when it is done
     record = record.model_copy(update={"status": outcome, "updated_at": deps.now().isoformat()})
     try:
-        etag = deps.ledger.update_event(
-            record.model_copy(update={"result": "sending", "result_by": by}), etag)
+        etag = deps.ledger.update_event(record.model_copy(update={
+            "result": "sending", "result_by": by,
+            "result_claimed_at": deps.now().isoformat()}), etag)
     except StaleRecord:
         return False
     _send_result(deps, record, etag, event_status(record, rows))

@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import names
-from shared.core.purchase import PHASES, WorkflowTimes, allowed
+from shared.core.purchase import PHASES, WorkflowTimes, allowed, expired
+from shared.core.seats_bought import bought_seat
 from shared.core.workflow import backoff_delay, transition
 from shared.errors import StaleRecord, Transient
 from shared.models import (
@@ -29,6 +30,7 @@ from shared.models import (
     Org,
     Phase,
 )
+from shared.use_cases import notify
 from shared.use_cases.orgs import OrgStore
 from shared.use_cases.ports import (
     Etag,
@@ -77,6 +79,8 @@ class Deps:
     policy: WaitPolicy = field(default_factory=WaitPolicy)
     listings: SubscriptionListings | None = None
     history: PurchaseHistory | None = None
+    # Webhook notifications (None: NOTIFY_WEBHOOK_URL is not set).
+    notifications: notify.Notifications | None = None
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     jitter: Callable[[], float] = random.random
     sleep: Callable[[float], None] = time.sleep
@@ -138,6 +142,22 @@ class Job:
         customer_no = self.org.synnex_customer_no if self.org is not None else None
         return f"{customer_no or ''}/{self.row.synnex_subscription_id or ''}"
 
+    def subscription_busy(self) -> bool:
+        """R3: the subscription's lease is held for another licence whose change may still
+        land (it is `changing`, within its purchase deadline), expired or not: a lease that
+        lapsed while its holder could not look (a worker dying again and again, storage
+        down) is not taken over, for the holder's judgement of its change by the quantity
+        holds only while nobody else changes it."""
+        holder = self.deps.leases.find_holder(self.subscription_lease)
+        if not holder or holder == self.holder:
+            return False
+        event_id, _, sku_id = holder.rsplit("#", 1)[0].rpartition("/")
+        found = self.deps.ledger.find_license(event_id, sku_id)
+        if found is None or found[0].phase != "changing" or not found[0].purchasing_since:
+            return False
+        since = datetime.fromisoformat(found[0].purchasing_since)
+        return not expired("changing", self.deps.now() - since, self.deps.policy.times)
+
     @property
     def org_id(self) -> str:
         return self.event.org_id or ""
@@ -149,7 +169,10 @@ class Job:
             "deciding": row.purchasing_since, "changing": row.purchasing_since,
             "bought": row.purchased_at,
         }.get(row.phase) or row.phase_since or self.event.created_at
-        return self.deps.now() - datetime.fromisoformat(since)
+        started = datetime.fromisoformat(since)
+        if row.retried_at:  # R10: after an operator's retry, deadlines count from it
+            started = max(started, datetime.fromisoformat(row.retried_at))
+        return self.deps.now() - started
 
     def move(
         self, phase: Phase, step: str, *, state: LicenseState | None = None,
@@ -197,6 +220,8 @@ class Job:
         holder = self.holder
         self.etag = self.deps.ledger.update_license(self.event.event_id, row, self.etag)
         self.row = row
+        if row.purchased_at is not None and not quiet:
+            self.record_bought()
         if row.owed and current in _BUYING and phase not in _BUYING:
             self.pay_back(holder)
         if not quiet:
@@ -204,8 +229,18 @@ class Job:
             log.log(level, "onboarding event=%s org=%s sku=%s subscription=%s state=%s "
                     "reason=%s step=%s", self.event.event_id, self.org_id, row.sku_id,
                     row.synnex_subscription_id or "-", public, reason or "-", step)
+        notify.on_move(self, current)
         if then is not None:
             self.send(then)
+
+    def record_bought(self) -> None:
+        """The seat bought, for the operators' listing (`<org>:bought`); storage trouble
+        leaves it to the licence's next move, which writes it again."""
+        try:
+            self.deps.ledger.record_purchase(bought_seat(self.event, self.row))
+        except Transient as exc:
+            log.warning("onboarding event=%s sku=%s purchase not listed yet (%s)",
+                        self.event.event_id, self.row.sku_id, exc)
 
     def send(self, then: Next, *, ticket: int | None = None) -> None:
         """Send the licence's message of `ticket` (the current one by default)."""

@@ -15,20 +15,22 @@ even that fails does the handler raise, and the host delivers the message again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import names
 from shared.core.purchase import RESEND_GRACE_SECONDS, MessageRole, message_role
 from shared.core.workflow import InvalidEvent, parse_event
-from shared.errors import StaleRecord, Transient
+from shared.errors import AppError, StaleRecord, Transient
 from shared.models import SynnexCredentials
-from shared.use_cases import purchase, receive, wait
+from shared.use_cases import approvals, purchase, receive, wait
 from shared.use_cases.finish import finish_event
 from shared.use_cases.job import Deps, Job, Next, WaitPolicy
+from shared.use_cases.notify import Notifications
 from shared.use_cases.orgs import OrgStore
 from shared.use_cases.ports import (
     GraphApi,
@@ -63,13 +65,15 @@ class OnboardingWorkflow:
         graph: Callable[[], GraphApi], stellr_for: Callable[[SynnexCredentials], StellrApi],
         sender: Sender, leases: Leases, policy: WaitPolicy,
         listings: SubscriptionListings | None = None, history: PurchaseHistory | None = None,
+        notifications: Notifications | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] | None = None,
     ) -> None:
         self.deps = Deps(orgs=orgs, ledger=ledger, graph=graph, stellr_for=stellr_for,
                          secrets=secrets, sender=sender, leases=leases, policy=policy,
-                         listings=listings, history=history, now=now)
+                         listings=listings, history=history, notifications=notifications,
+                         now=now)
         if jitter is not None:
             self.deps.jitter = jitter
         if sleep is not None:
@@ -84,7 +88,10 @@ class OnboardingWorkflow:
         except InvalidEvent as exc:
             event_id = receive.record_invalid(self.deps, exc, message_id)
             with self._errors_noted(event_id):
-                finish_event(self.deps, event_id, by="event")
+                if finish_event(self.deps, event_id, by="event") is not None:
+                    # Another copy of this message claimed the result a moment ago: should
+                    # it have died, the host's redelivery of this one takes it over.
+                    raise ResultPending(f"event {event_id!r}: its result is being sent") from None
             return
         retries = _retries(body)
         with self._errors_noted(event.event_id), self._storage_retry(
@@ -117,7 +124,10 @@ class OnboardingWorkflow:
                 log.info("onboarding event=%s sku=%s moved on by another delivery",
                          event.event_id, job.row.sku_id)
         known = (record, etag, [job.row for job in jobs]) if created else None
-        finish_event(deps, event.event_id, by="event", known=known)
+        wait = finish_event(deps, event.event_id, by="event", known=known)
+        if wait is not None:  # look again once the result's claimer has surely finished
+            deps.sender.send(names.ONBOARDING_EVENTS_QUEUE, event.model_dump(mode="json"),
+                             delay_seconds=wait)
 
     # --- license-purchases, license-waits ------------------------------------------------
 
@@ -150,7 +160,9 @@ class OnboardingWorkflow:
             if self._follow(job, ticket, queue):
                 _advance(job)
             if job.row.phase == "done":
-                finish_event(deps, event_id, by=sku_id)
+                wait = finish_event(deps, event_id, by=sku_id)
+                if wait is not None:  # look again once the result's claimer has finished
+                    job.send(Next(queue, wait), ticket=ticket)
 
     def _follow(self, job: Job, ticket: int, queue: str) -> bool:
         """R1: True when this message carries the licence's current ticket and acts."""
@@ -172,48 +184,40 @@ class OnboardingWorkflow:
 
     # --- errors --------------------------------------------------------------------------
 
-    def _storage_retry(self, queue: str, again: dict[str, Any], retries: int) -> Any:
-        workflow = self
+    @contextlib.contextmanager
+    def _storage_retry(self, queue: str, again: dict[str, Any], retries: int) -> Iterator[None]:
+        """Storage trouble: send this message again with a delay, like upstream trouble; when
+        even that fails (or after STORAGE_RETRIES), raise for the host to deliver it again."""
+        try:
+            yield
+        except Transient as exc:
+            if retries >= STORAGE_RETRIES or not self._send_again(queue, again, retries, exc):
+                raise
 
-        class _Retry:
-            def __enter__(self) -> None:
-                return None
+    def _send_again(self, queue: str, again: dict[str, Any], retries: int,
+                    exc: Transient) -> bool:
+        delay = self.deps.backoff(retries, initial=STORAGE_RETRY_SECONDS,
+                                  maximum=STORAGE_RETRY_MAX_SECONDS)
+        log.warning("onboarding event=%s trouble (%s); trying again in %.0fs",
+                    again.get("event_id"), exc, delay)
+        try:
+            self.deps.sender.send(queue, again, delay_seconds=delay)
+        except Exception:  # the queues too: the host delivers this message again
+            return False
+        return True
 
-            def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                         tb: object) -> bool:
-                if not isinstance(exc, Transient) or retries >= STORAGE_RETRIES:
-                    return False
-                delay = workflow.deps.backoff(retries, initial=STORAGE_RETRY_SECONDS,
-                                              maximum=STORAGE_RETRY_MAX_SECONDS)
-                log.warning("onboarding event=%s trouble (%s); trying again in %.0fs",
-                            again.get("event_id"), exc, delay)
-                try:
-                    workflow.deps.sender.send(queue, again, delay_seconds=delay)
-                except Exception:  # the queues too: the host delivers this message again
-                    return False
-                return True
-
-        return _Retry()
-
-    def _errors_noted(self, event_id: str) -> Any:
-        workflow = self
-
-        class _Noted:
-            def __enter__(self) -> None:
-                return None
-
-            def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                         tb: object) -> bool:
-                if isinstance(exc, StaleRecord):
-                    # Another delivery changed the row first and carries on from there.
-                    log.info("onboarding event=%s another delivery moved it on (%s)",
-                             event_id, exc)
-                    return True
-                if isinstance(exc, Exception):
-                    workflow._note_error(event_id, exc)
-                return False
-
-        return _Noted()
+    @contextlib.contextmanager
+    def _errors_noted(self, event_id: str) -> Iterator[None]:
+        """Let any exception but a lost ETag race go up to the host, noting it on the event's
+        row first, so that the ledger, not only the host's logs, says why an event is stuck."""
+        try:
+            yield
+        except StaleRecord as exc:
+            # Another delivery changed the row first and carries on from there.
+            log.info("onboarding event=%s another delivery moved it on (%s)", event_id, exc)
+        except Exception as exc:
+            self._note_error(event_id, exc)
+            raise
 
     def _note_error(self, event_id: str, exc: Exception) -> None:
         now = self.deps.now().isoformat()
@@ -230,6 +234,10 @@ class OnboardingWorkflow:
             log.warning("onboarding event=%s last error not recorded", event_id)
 
 
+class ResultPending(AppError):
+    """Another handler claimed the event's result moments ago; this one looks again later."""
+
+
 def _advance(job: Job) -> None:
     """One step of the licence, by its phase."""
     phase = job.row.phase
@@ -237,6 +245,8 @@ def _advance(job: Job) -> None:
         purchase.decide(job)
     elif phase == "changing":
         purchase.resume(job)
+    elif phase == "approving":
+        approvals.look(job)
     elif phase == "bought":
         wait.assign_bought(job)
     elif phase == "held":

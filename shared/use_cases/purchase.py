@@ -1,10 +1,8 @@
 """`license-purchases`: phases `deciding` and `changing` of `shared.core.purchase`.
 
-deciding: under the subscription's lease, every check of guarantee 3 (a seat freed since, the
-choice, the subscription's owner, vendor and status, the product, dry run, the cap), then the
-intent (R2), the floor (R3), the hold, and `changeSeats`. changing: confirm the change by its
-operation and the quantity, or find it did not land (R4) and decide again; never past the
-deadline (R5).
+deciding: under the subscription's lease, every check of guarantee 3 (a freed seat, the choice,
+the subscription, the product, dry run, the caps), an approval where required (R9), the intent
+(R2), the floor (R3), the hold, `changeSeats`. changing: confirm it, or decide again (R4, R5).
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from shared.core.purchase import (
 from shared.core.subscriptions import is_active, is_microsoft
 from shared.errors import StaleRecord, Throttled, Transient, UpstreamError, UpstreamNotFound
 from shared.models import EffectiveVariable, Subscription
+from shared.use_cases import approvals, caps
 from shared.use_cases.credentials import load_credentials
 from shared.use_cases.job import Job, purchase_now, wait_then
 from shared.use_cases.orgs import effective_variables, lineage
@@ -40,16 +39,11 @@ log = logging.getLogger(__name__)
 ALLOW_UNMATCHED = "licencing_allow_unmatched_subscription"
 
 
-def lease_name(job: Job) -> str:
-    return job.subscription_lease
-
-
 def decide(job: Job) -> None:
     """Phase `deciding`: check everything again, then request the change."""
     deps, org = job.deps, job.org
     if expired("deciding", job.age_in_phase(), deps.policy.times):
-        job.fail("synnex_error", "decide", f"no seat could be bought within "
-                 f"{deps.policy.deadline}")
+        job.fail("synnex_error", "decide", f"no seat could be bought within {deps.policy.deadline}")
         return
     if org is None:
         job.fail("org_not_found", "check org", f"org {job.event.org_id!r} is not known")
@@ -57,7 +51,8 @@ def decide(job: Job) -> None:
     if not org.m365_tenant_id:
         job.fail("graph_error", "check org", f"org {org.org_id!r} has no m365_tenant_id")
         return
-    lease = deps.leases.acquire(lease_name(job), job.holder, LEASE_SECONDS)
+    lease = None if job.subscription_busy() else deps.leases.acquire(
+        job.subscription_lease, job.holder, LEASE_SECONDS)
     if lease is None:
         busy = "another purchase through this subscription is in progress; waiting for it"
         job.look_again(min(deps.backoff(job.row.looks, initial=5.0), PURCHASE_LOOK_MAX_SECONDS),
@@ -69,10 +64,10 @@ def decide(job: Job) -> None:
         raise  # another delivery moved the licence on: what the lease covers is its now
     except BaseException:
         if job.row.phase != "changing":
-            deps.leases.release(lease_name(job), job.holder)
+            deps.leases.release(job.subscription_lease, job.holder)
         raise
     if job.row.phase != "changing":
-        deps.leases.release(lease_name(job), job.holder)
+        deps.leases.release(job.subscription_lease, job.holder)
 
 
 def _decide_under_lease(job: Job, lease: Lease) -> None:
@@ -105,8 +100,7 @@ def _decide_under_lease(job: Job, lease: Lease) -> None:
     effective = effective_variables(deps.orgs, org)
     credentials = load_credentials(deps.secrets, lineage(deps.orgs, org)[-1].org_id)
     if credentials is None:
-        job.fail("synnex_error", "decide", "no Synnex credentials are stored for the org's "
-                 "MSP root")
+        job.fail("synnex_error", "decide", "no Synnex credentials stored for the org's MSP root")
         return
     stellr = deps.stellr_for(credentials)
     customer_no = org.synnex_customer_no or ""
@@ -172,35 +166,36 @@ def _note_unknown_product(job: Job, sub: Subscription) -> None:
 
 def _reserve_and_change(job: Job, stellr: StellrApi, sub: Subscription, lease: Lease,
                         effective: Mapping[str, EffectiveVariable]) -> None:
-    deps, org_id = job.deps, job.org_id
+    deps = job.deps
     assert job.org is not None
-    cap = org_vars.max_seats_per_day(effective)
     day = job.cap_day()
     target = plan_target(sub.quantity, lease.floor)
     if org_vars.dry_run(effective):
-        if deps.ledger.purchases_on(org_id, day) >= cap:
-            job.fail("cap_reached", "check cap", f"{cap} seats a day already bought for "
-                     f"{org_id!r}")
+        if full := caps.full(job, effective, day):
+            job.fail("cap_reached", "check cap", full)
         else:
             job.move("done", "dry run", state="dry_run", quantity_before=sub.quantity,
                      quantity_target=target, detail=f"would raise {sub.id} from "
                      f"{sub.quantity} to {target}")
         return
     if job.row.sends >= MAX_CHANGE_SENDS:
-        job.fail("synnex_error", "change seats", f"Synnex took the seat change "
+        job.fail("synnex_error", "change seats", f"Synnex accepted the seat change "
                  f"{job.row.sends} times without applying it; look at the subscription in "
                  "the Synnex portal")
         return
-    if not deps.ledger.reserve_purchase(org_id, day, job.key, cap):
-        job.fail("cap_reached", "check cap", f"{cap} seats a day already bought for {org_id!r}")
+    if approvals.waits(job, effective, day):
+        return  # R9: lease, seat and cap are given back while a person decides
+    if refused := caps.reserve(job, effective, day):
+        job.fail("cap_reached", "check cap", refused)
         return
     # R2: the intent is written before anything is sent (with the lease's holder, which the
     # licence's chain keeps from now on); R3: then the floor.
     job.move("changing", "change seats", detail=f"raising from {sub.quantity} to {target}",
              quantity_before=sub.quantity, quantity_target=target, reserved_day=day,
              change_requested_at=deps.now().isoformat(), operation_id=None,
-             floor_before=lease.floor, lease_holder=job.holder, sends=job.row.sends + 1)
-    if not deps.leases.set_floor(lease_name(job), job.holder, target, valid_for=FLOOR_SECONDS):
+             floor_before=lease.floor, lease_holder=job.holder)
+    if not deps.leases.set_floor(job.subscription_lease, job.holder, target,
+                                 valid_for=FLOOR_SECONDS):
         job.move("deciding", "change seats", detail="the subscription's lease lapsed before "
                  "sending; deciding again", change_requested_at=None, then=purchase_now(5.0))
         return
@@ -220,15 +215,16 @@ def _reserve_and_change(job: Job, stellr: StellrApi, sub: Subscription, lease: L
         _unsent(job, None)
         job.fail("synnex_error", "change seats", str(exc))
         return
-    if operation_id:
-        job.move("changing", "seat change sent", detail=f"operation {operation_id}",
-                 operation_id=operation_id)
+    # Synnex took it (a 5xx or a timeout says nothing either way, and does not count).
+    job.move("changing", "seat change sent",
+             detail=f"operation {operation_id}" if operation_id else None,
+             operation_id=operation_id, sends=job.row.sends + 1)
     confirm(job, stellr)
 
 
 def _unsent(job: Job, detail: str | None) -> None:
     """The change is known not to have landed: the floor goes back, the licence decides."""
-    job.deps.leases.set_floor(lease_name(job), job.holder, job.row.floor_before,
+    job.deps.leases.set_floor(job.subscription_lease, job.holder, job.row.floor_before,
                               valid_for=FLOOR_SECONDS)
     if job.row.phase == "changing":
         job.move("deciding", "change seats", detail=detail, change_requested_at=None,
@@ -241,11 +237,10 @@ def resume(job: Job) -> None:
     assert job.org is not None
     credentials = load_credentials(deps.secrets, lineage(deps.orgs, job.org)[-1].org_id)
     if credentials is None:
-        job.fail("synnex_error", "confirm seat change", "the MSP root's Synnex credentials "
-                 "are gone")
+        job.fail("synnex_error", "confirm seat change", "the MSP root's credentials are gone")
         return
     # Renewed while the change may land; held by another only if it lapsed (the floor holds).
-    deps.leases.acquire(lease_name(job), job.holder, LEASE_SECONDS)
+    deps.leases.acquire(job.subscription_lease, job.holder, LEASE_SECONDS)
     confirm(job, deps.stellr_for(credentials))
 
 
@@ -299,4 +294,4 @@ def _bought(job: Job) -> None:
              detail=f"quantity {row.quantity_before} -> {row.quantity_target}",
              purchased_at=deps.now().isoformat(), then=wait_then(deps.policy.initial_seconds))
     # R3: the floor stays at the target, so a read that lags the change cannot undercut it.
-    deps.leases.release(lease_name(job), job.holder)
+    deps.leases.release(job.subscription_lease, job.holder)

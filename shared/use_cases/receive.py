@@ -103,7 +103,9 @@ def first_step(job: Job, user: GraphUser | None = None) -> None:
             return
         taken = take_free_seat(job, user)
     except UpstreamNotFound:
-        if deps.now() - datetime.fromisoformat(job.event.created_at) >= times.user_lookup:
+        # R10: a retried licence looks for its user as long again from the retry.
+        looking_since = row.retried_at or job.event.created_at
+        if deps.now() - datetime.fromisoformat(looking_since) >= times.user_lookup:
             job.fail("user_not_found", "find user",
                      f"user {job.event.user!r} not found in the tenant")
         else:

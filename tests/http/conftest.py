@@ -52,6 +52,7 @@ _SETTING_PREFIXES = (
     "USER_LOOKUP_",
     "WEBSITE_",
     "CONTAINER_NAME",
+    "NOTIFY_",
 )
 
 

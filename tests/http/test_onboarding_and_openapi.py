@@ -21,8 +21,14 @@ CONTRACT_PATHS: dict[str, set[str]] = {
     "/api/orgs/{org_id}/synnex-customers": {"get"},
     "/api/orgs/{org_id}/subscriptions": {"get"},
     "/api/orgs/{org_id}/licenses": {"get"},
-    "/api/onboarding": {"post"},
+    "/api/onboarding": {"post", "get"},
+    "/api/onboarding/{event_id}/retry": {"post"},
+    "/api/orgs/{org_id}/purchases": {"get"},
+    "/api/reconciliation": {"post"},
+    "/api/console": {"get"},
     "/api/onboarding/{event_id}": {"get"},
+    "/api/onboarding/{event_id}/licenses/{sku_id}/approve": {"post"},
+    "/api/onboarding/{event_id}/licenses/{sku_id}/deny": {"post"},
     "/api/openapi.json": {"get"},
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}

@@ -59,6 +59,7 @@ OPTIONAL_SETTINGS = {
     "WEBSITE_INSTANCE_ID": "set by the platform on every instance in Azure, never by us",
     "WEBSITE_SITE_NAME": "set by the platform in Azure, never by us",
     "CONTAINER_NAME": "set by the platform on Flex Consumption instances, never by us",
+    "WEBSITE_HOSTNAME": "set by the platform in Azure, never by us (links in notifications)",
     "SYNNEX_API_BASE_URL": "override of the Stellr API host that the stored environment and "
     "region select",
     "SYNNEX_TOKEN_URL": "override of the Stellr token endpoint",
@@ -345,6 +346,16 @@ class TestAppSettingsInMainBicep:
         assert value.startswith("@Microsoft.KeyVault(")
         assert "SecretName=graph-client-secret" in value
 
+    def test_read_the_webhook_url_and_secret_from_key_vault(self, main_bicep: Tree) -> None:
+        """NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET are Key Vault references."""
+        settings = app_settings(main_bicep)
+        for name, secret in (("NOTIFY_WEBHOOK_URL", "notify-webhook-url"),
+                             ("NOTIFY_WEBHOOK_SECRET", "notify-webhook-secret")):
+            value = settings[name]
+            assert isinstance(value, str)
+            assert value.startswith("@Microsoft.KeyVault(")
+            assert f"SecretName={secret}" in value
+
 
 class TestRoleAssignmentsInMainBicep:
     """The role assignments of main.bicep."""
@@ -430,9 +441,13 @@ FORM_ROUTES = (
     ("GET", "orgs/{org_id}/licenses"),
     ("POST", "onboarding"),
     ("GET", "onboarding/{event_id}"),
+    ("POST", "onboarding/{event_id}/licenses/{sku_id}/approve"),
+    ("POST", "onboarding/{event_id}/licenses/{sku_id}/deny"),
 )
 # Form routes that may come later; when a function serves one, it belongs to the form too.
-OPTIONAL_FORM_ROUTES = (("GET", "onboarding"),)
+# (GET /api/onboarding, the listing of every org's events, came as an operator route: issue
+# 12 keeps it behind the host key, so the form's key cannot list other hires.)
+OPTIONAL_FORM_ROUTES: tuple[tuple[str, str], ...] = ()
 
 
 @pytest.fixture(scope="module")

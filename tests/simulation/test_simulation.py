@@ -78,7 +78,7 @@ class TestSimulation:
         assert first.trace == second.trace
         assert len(first.trace) > 50
         if "SIMULATION_SEED" in os.environ:
-            print("\n".join(first.trace))
+            print("\n".join(first.steps()))
 
     def test_a_broken_invariant_names_its_seed_and_steps(self) -> None:
         """A violation says which seed failed and the steps that led to it."""

@@ -57,6 +57,8 @@ CONTRACT_ROUTES: list[tuple[str, str]] = [
     ("GET", "orgs/{org_id}/subscriptions"),
     ("GET", "orgs/{org_id}/licenses"),
     ("GET", "onboarding/{event_id}"),
+    ("POST", "onboarding/{event_id}/licenses/{sku_id}/approve"),
+    ("POST", "onboarding/{event_id}/licenses/{sku_id}/deny"),
     ("GET", "openapi.json"),
 ]
 ANONYMOUS_ROUTES = {"openapi.json"}
@@ -176,7 +178,7 @@ class TestFunctionAppIndexing:
 
 class TestQueueTriggerIndexing:
     @pytest.mark.parametrize(
-        "queue", ["onboarding-events", "license-purchases", "license-waits"]
+        "queue", ["onboarding-events", "license-purchases", "license-waits", "notifications"]
     )
     def test_binds_one_function_to_each_workflow_queue_on_the_host_storage(
         self, index: Index, queue: str
@@ -211,3 +213,32 @@ class TestFunctionAppImport:
             {"LICENSE_WAIT_MAX_SECONDS": "fifteen minutes", "KEY_VAULT_URI": "not a vault"}
         )
         assert broken.serving("GET", "openapi.json")
+
+
+# Issue 12: the operator's routes (host key; never the form's) and the reconciliation timer.
+OPERATOR_ROUTES = [
+    ("GET", "onboarding", "list_onboarding"),
+    ("POST", "onboarding/{event_id}/retry", "retry_onboarding"),
+    ("GET", "orgs/{org_id}/purchases", "get_purchases"),
+    ("POST", "reconciliation", "run_reconciliation"),
+    ("GET", "console", "get_console"),
+]
+
+
+class TestOperatorIndexing:
+    @pytest.mark.parametrize(("method", "route", "name"), OPERATOR_ROUTES)
+    def test_binds_each_operator_route_behind_a_key(
+        self, index: Index, method: str, route: str, name: str
+    ) -> None:
+        """One function per operator route, auth level FUNCTION."""
+        [(function, binding)] = index.serving(method, route)
+        assert (function, binding["authLevel"]) == (name, "FUNCTION")
+
+    def test_runs_the_reconciliation_daily_and_not_at_start_up(self, index: Index) -> None:
+        """A timer trigger, once a day, never on start-up (each scale-out would run it)."""
+        [timer] = [b for f in index.functions for b in f["bindings"]
+                   if b["type"] == "timerTrigger"]
+        assert timer["runOnStartup"] is False
+        seconds, minutes, hours, *rest = timer["schedule"].split()
+        assert seconds.isdigit() and minutes.isdigit() and hours.isdigit()
+        assert rest == ["*", "*", "*"]
