@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         slow = [FaultRule(route="/", latency_ms=UPSTREAM_LATENCY_MS)]
         sims.set_faults(stellr=slow, graph=slow)
         app = container()
-        window = app.subscription_cache
+        window = app.listing_window
         credentials = load_credentials(app.secrets, "northwind")
         assert credentials is not None
         stellr = app.stellr_for(credentials)

@@ -15,8 +15,8 @@ import httpx
 
 from shared import names
 from shared.errors import ConfigurationError
+from shared.listing_window import ListingWindow, credentials_identity
 from shared.settings import Settings, load_settings
-from shared.subscription_cache import SubscriptionCache, credentials_identity
 
 if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
@@ -51,9 +51,9 @@ class Container:
         self._stellr_clients: dict[tuple[str, ...], StellrClient] = {}
 
     @cached_property
-    def subscription_cache(self) -> SubscriptionCache:
+    def listing_window(self) -> ListingWindow:
         """The form's freshness window for Synnex subscription listings (this instance's)."""
-        return SubscriptionCache()
+        return ListingWindow()
 
     @cached_property
     def lookup_executor(self) -> ThreadPoolExecutor:
@@ -230,7 +230,7 @@ class Container:
         return OnboardingWorkflow(
             orgs=self.orgs, ledger=self.ledger, secrets=self.secrets, graph=lambda: self.graph,
             stellr_for=self.stellr_for, sender=self.sender, leases=self.leases, policy=policy,
-            listings=self.subscription_cache, history=self.purchase_history,
+            window=self.listing_window, history=self.purchase_history,
             notifications=self.notifications,
         )
 

@@ -143,7 +143,7 @@ def get_subscriptions(req: func.HttpRequest) -> func.HttpResponse:
             org_id=req.route_params["org_id"],
             sku_id=req.params.get("sku_id"),
             history=c.purchase_history,
-            window=c.subscription_cache,
+            window=c.listing_window,
             executor=c.lookup_executor,
         )
     )

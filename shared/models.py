@@ -351,14 +351,14 @@ class LicenseRecord(LicenseStatus):
     reserved_day: str | None = None
     # The operator's last retry of this licence: its deadlines count from then (R10).
     retried_at: str | None = None
-    # Approval (issue 13): how long the licence may wait in `approving` (the org's
+    # Approval: how long the licence may wait in `approving` (the org's
     # licencing_approval_hours when it was asked), and who approved it, when.
     approval_hours: float | None = None
     approved_by: str | None = None
     approved_at: str | None = None
 
 
-# --- the operator's view (issue 12) -----------------------------------------------------------
+# --- the operator's view -----------------------------------------------------------
 
 
 class BoughtSeat(BaseModel):

@@ -1,4 +1,4 @@
-"""The OpenAPI entries of the operator's routes (issue 12), added to `shared.openapi`'s."""
+"""The OpenAPI entries of the operator's routes, added to `shared.openapi`'s."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The operator's functions (issue 12): the listings, retry, the reconciliation and the console
+"""The operator's functions: the listings, retry, the reconciliation and the console
 page. Like `shared.handlers`, imported on a function's first call."""
 
 from __future__ import annotations

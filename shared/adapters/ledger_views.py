@@ -1,4 +1,4 @@
-"""The ledger's views for operators, kept beside the rows they show (issue 12).
+"""The ledger's views for operators, kept beside the rows they show.
 
 The event index, in `onboardingledger`: PartitionKey "idx:*" (every event) and "idx:<org>"
 (the org's), RowKey "<inverted created_at in ms, 13 digits>:<event id>", so that one

@@ -37,10 +37,10 @@ from shared.use_cases.ports import (
     GraphApi,
     Leases,
     Ledger,
+    ListingWindow,
     PurchaseHistory,
     Sender,
     StellrApi,
-    SubscriptionListings,
 )
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Deps:
     sender: Sender
     leases: Leases
     policy: WaitPolicy = field(default_factory=WaitPolicy)
-    listings: SubscriptionListings | None = None
+    window: ListingWindow | None = None
     history: PurchaseHistory | None = None
     # Webhook notifications (None: NOTIFY_WEBHOOK_URL is not set).
     notifications: notify.Notifications | None = None

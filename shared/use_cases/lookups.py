@@ -28,6 +28,7 @@ from shared.models import (
 )
 from shared.use_cases.credentials import load_credentials
 from shared.use_cases.orgs import MAX_DEPTH, OrgStore, check_org_id, get_org
+from shared.use_cases.ports import ListingWindow
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +51,6 @@ class PurchaseHistory(Protocol):
     def record(self, org_id: str, sku_id: str, subscription_id: str) -> None: ...
 
     def find_last(self, org_id: str, sku_id: str) -> str | None: ...
-
-
-class SubscriptionWindow(Protocol):
-    """The short freshness window of subscription listings (`shared.subscription_cache`)."""
-
-    def get_or_load(
-        self, credentials: SynnexCredentials, customer_no: str,
-        load: Callable[[], list[Subscription]],
-    ) -> list[Subscription]: ...
 
 
 def check_sku_id(sku_id: str) -> str:
@@ -89,7 +81,7 @@ def lookup_subscriptions(
     *, orgs: OrgStore, secrets: SecretStore,
     stellr_for: Callable[[SynnexCredentials], SubscriptionReader], org_id: str,
     sku_id: str | None = None, history: PurchaseHistory | None = None,
-    window: SubscriptionWindow | None = None, executor: Executor | None = None,
+    window: ListingWindow | None = None, executor: Executor | None = None,
 ) -> SubscriptionLookup | MatchedSubscriptionLookup:
     """The dropdown for a customer org; Synnex is not called when the choice is off.
 

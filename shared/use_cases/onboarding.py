@@ -36,10 +36,10 @@ from shared.use_cases.ports import (
     GraphApi,
     Leases,
     Ledger,
+    ListingWindow,
     PurchaseHistory,
     Sender,
     StellrApi,
-    SubscriptionListings,
 )
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class OnboardingWorkflow:
         self, *, orgs: OrgStore, ledger: Ledger, secrets: Any,
         graph: Callable[[], GraphApi], stellr_for: Callable[[SynnexCredentials], StellrApi],
         sender: Sender, leases: Leases, policy: WaitPolicy,
-        listings: SubscriptionListings | None = None, history: PurchaseHistory | None = None,
+        window: ListingWindow | None = None, history: PurchaseHistory | None = None,
         notifications: Notifications | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] | None = None,
@@ -72,7 +72,7 @@ class OnboardingWorkflow:
     ) -> None:
         self.deps = Deps(orgs=orgs, ledger=ledger, graph=graph, stellr_for=stellr_for,
                          secrets=secrets, sender=sender, leases=leases, policy=policy,
-                         listings=listings, history=history, notifications=notifications,
+                         window=window, history=history, notifications=notifications,
                          now=now)
         if jitter is not None:
             self.deps.jitter = jitter

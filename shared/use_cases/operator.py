@@ -1,4 +1,4 @@
-"""The operator's listings (issue 12): events newest first, and the seats bought for an org.
+"""The operator's listings: events newest first, and the seats bought for an org.
 
 `list_events` reads one page of the event index (one partition query, `ledger_views`), then
 each event's status. `list_purchases` reads the org's seats bought in a date range (one

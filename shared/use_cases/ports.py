@@ -6,6 +6,7 @@ in-memory ones (`shared.adapters.memory`) both implement them; the workflow is b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from shared.models import (
     OnboardingStatus,
     SubscribedSku,
     Subscription,
+    SynnexCredentials,
 )
 
 Etag = str
@@ -99,9 +101,14 @@ class StellrApi(Protocol):
     def get_operation_status(self, operation_id: str) -> str: ...
 
 
-class SubscriptionListings(Protocol):
-    """The form's freshness window of Synnex listings (`shared.subscription_cache`)."""
+class ListingWindow(Protocol):
+    """The form's short freshness window of Synnex subscription listings
+    (`shared.listing_window`): the lookups read through it, a purchase clears it."""
 
+    def get_or_load(
+        self, credentials: SynnexCredentials, customer_no: str,
+        load: Callable[[], list[Subscription]],
+    ) -> list[Subscription]: ...
     def invalidate(self, customer_no: str) -> None: ...
 
 

@@ -286,8 +286,8 @@ def confirm(job: Job, stellr: StellrApi) -> None:
 def _bought(job: Job) -> None:
     deps, row = job.deps, job.row
     assert job.org is not None
-    if deps.listings is not None:  # the form's dropdown must show the new quantity
-        deps.listings.invalidate(job.org.synnex_customer_no or "")
+    if deps.window is not None:  # the form's dropdown must show the new quantity
+        deps.window.invalidate(job.org.synnex_customer_no or "")
     if deps.history is not None:
         deps.history.record(job.org_id, row.sku_id, row.synnex_subscription_id or "")
     job.move("bought", "seat change confirmed",

@@ -1,4 +1,4 @@
-"""The operator console (issue 12, item 6) in headless Chromium against the local stack."""
+"""The operator console in headless Chromium against the local stack."""
 
 from __future__ import annotations
 

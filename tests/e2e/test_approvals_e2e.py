@@ -1,4 +1,4 @@
-"""Approval and notifications end to end (issue 13): the webhook receiver of the local stack
+"""Approval and notifications end to end: the webhook receiver of the local stack
 gets each notification signed; a purchase waits for its approval."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""HTTP: defects of the old workflow that show at the edge (issue 9, "Why"), one test each."""
+"""HTTP: defects of the old workflow that show at the edge, one test each."""
 
 from __future__ import annotations
 

@@ -241,7 +241,7 @@ class TestGetSubscriptions:
         choose_subscription(api, msp_with_credentials)
         subscriptions = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
         api.subscriptions(customer)
-        app.subscription_cache.invalidate(CONTOSO_CUSTOMER_NO)
+        app.listing_window.invalidate(CONTOSO_CUSTOMER_NO)
         assert api.subscriptions(customer).status == 200
         assert subscriptions.call_count == 4
 
@@ -589,7 +589,7 @@ class TestLookupSecrecy:
         route = stellr.subscriptions().mock(side_effect=stellr_pages(CONTOSO_LINES))
         api.subscriptions(customer)
         route.respond(429, headers={"Retry-After": "120"})
-        app.subscription_cache.clear()  # past the freshness window: Synnex is asked again
+        app.listing_window.clear()  # past the freshness window: Synnex is asked again
         api.subscriptions(customer)
         graph.login()
         skus = graph.subscribed_skus().respond(200, json={"value": CONTOSO_SKUS})

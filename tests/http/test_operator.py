@@ -1,4 +1,4 @@
-"""HTTP: the operator's routes (issue 12) through the real function objects, on Azurite."""
+"""HTTP: the operator's routes through the real function objects, on Azurite."""
 
 from __future__ import annotations
 

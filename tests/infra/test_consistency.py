@@ -393,7 +393,7 @@ class TestRoleAssignmentsInMainBicep:
 
 
 class TestPlatformAccessInMainBicep:
-    """The automation platform's optional access to its two queues (issue 11, item 2)."""
+    """The automation platform's optional access to its two queues."""
 
     def test_grant_send_on_events_and_read_delete_on_results_scoped_to_each_queue(
         self, main_bicep: Tree
@@ -434,7 +434,7 @@ class TestPlatformAccessInMainBicep:
             assert "primaryEndpoints.queue" in value, output
 
 
-# The routes the MSP's form backend calls (issue 11): the two lookups, the intake and the
+# The routes the MSP's form backend calls: the two lookups, the intake and the
 # status. Its key must open these and nothing else.
 FORM_ROUTES = (
     ("GET", "orgs/{org_id}/subscriptions"),
@@ -457,7 +457,7 @@ def app_index() -> Index:
 
 
 class TestFormKeySplit:
-    """The form's function key reaches the form's functions only (issue 11, item 4)."""
+    """The form's function key reaches the form's functions only."""
 
     def test_form_functions_are_exactly_those_serving_the_form_routes(
         self, app_index: Index

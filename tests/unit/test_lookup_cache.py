@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from shared.adapters.secret_store import synnex_secret_name
 from shared.errors import InvalidInput, Unavailable
+from shared.listing_window import ListingWindow
 from shared.models import Org, Subscription, SynnexCredentials, Variable
-from shared.subscription_cache import SubscriptionCache
 from shared.use_cases.lookups import lookup_subscriptions
 
 CONTOSO_NO = "100234"
@@ -57,10 +57,10 @@ class Loader:
         return [spb(self.quantity)]
 
 
-class TestSubscriptionCache:
+class TestListingWindow:
     def test_serves_a_listing_again_within_the_window_without_loading(self) -> None:
         """The second lookup of the window costs no upstream call."""
-        cache, load = SubscriptionCache(ttl=60, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=60, clock=Clock()), Loader()
         first = cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         second = cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         assert (load.calls, first, second) == (1, [spb()], [spb()])
@@ -68,7 +68,7 @@ class TestSubscriptionCache:
     def test_loads_again_once_the_window_has_passed(self) -> None:
         """After `ttl` seconds the listing is fetched again."""
         clock = Clock()
-        cache, load = SubscriptionCache(ttl=60, clock=clock), Loader()
+        cache, load = ListingWindow(ttl=60, clock=clock), Loader()
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         clock.now += 59.9
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
@@ -79,7 +79,7 @@ class TestSubscriptionCache:
 
     def test_loads_again_right_after_the_customer_is_invalidated(self) -> None:
         """A confirmed seat change clears the customer's window at once."""
-        cache, load = SubscriptionCache(ttl=60, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=60, clock=Clock()), Loader()
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         load.quantity = 13
         cache.invalidate(CONTOSO_NO)
@@ -88,7 +88,7 @@ class TestSubscriptionCache:
 
     def test_keeps_the_other_customers_when_one_is_invalidated(self) -> None:
         """Invalidating Contoso leaves Fabrikam's listing in the window."""
-        cache, load = SubscriptionCache(ttl=60, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=60, clock=Clock()), Loader()
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         cache.get_or_load(NORTHWIND, FABRIKAM_NO, load)
         cache.invalidate(CONTOSO_NO)
@@ -97,7 +97,7 @@ class TestSubscriptionCache:
 
     def test_keeps_each_resellers_listing_apart(self) -> None:
         """Other credentials never see a listing fetched with Northwind's."""
-        cache, load = SubscriptionCache(ttl=60, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=60, clock=Clock()), Loader()
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         cache.get_or_load(TAILSPIN, CONTOSO_NO, load)
         rotated = NORTHWIND.model_copy(update={"client_secret": SecretStr("rotated")})
@@ -106,7 +106,7 @@ class TestSubscriptionCache:
 
     def test_does_not_keep_a_listing_loaded_across_an_invalidation(self) -> None:
         """A listing read before a seat change landed is answered once, never kept."""
-        cache = SubscriptionCache(ttl=60, clock=Clock())
+        cache = ListingWindow(ttl=60, clock=Clock())
 
         def stale_then_invalidated() -> list[Subscription]:
             cache.invalidate(CONTOSO_NO)  # the change confirmed while the read was out
@@ -119,7 +119,7 @@ class TestSubscriptionCache:
 
     def test_shares_one_upstream_call_between_concurrent_misses(self) -> None:
         """Eight form requests arriving together cost one Stellr listing."""
-        cache = SubscriptionCache(ttl=60)
+        cache = ListingWindow(ttl=60)
         release = threading.Event()
         calls = 0
 
@@ -141,7 +141,7 @@ class TestSubscriptionCache:
 
     def test_keeps_nothing_when_the_upstream_call_fails(self) -> None:
         """A failed listing is raised to the caller and the next lookup asks again."""
-        cache, load = SubscriptionCache(ttl=60, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=60, clock=Clock()), Loader()
 
         def down() -> list[Subscription]:
             raise Unavailable("synnex", "GET subscriptions: TD SYNNEX answered 503")
@@ -153,14 +153,14 @@ class TestSubscriptionCache:
 
     def test_calls_upstream_every_time_with_a_window_of_zero(self) -> None:
         """ttl 0 turns the window off."""
-        cache, load = SubscriptionCache(ttl=0, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=0, clock=Clock()), Loader()
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load)
         assert load.calls == 2
 
     def test_forgets_the_oldest_listing_beyond_its_size(self) -> None:
         """At most `max_entries` listings are kept, the oldest dropped first."""
-        cache, load = SubscriptionCache(ttl=60, max_entries=2, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=60, max_entries=2, clock=Clock()), Loader()
         for customer_no in ("100234", "100235", "100236"):
             cache.get_or_load(NORTHWIND, customer_no, load)
         cache.get_or_load(NORTHWIND, "100236", load)
@@ -170,7 +170,7 @@ class TestSubscriptionCache:
 
     def test_hands_out_copies_that_callers_may_change(self) -> None:
         """A caller changing its list does not change what the next caller gets."""
-        cache, load = SubscriptionCache(ttl=60, clock=Clock()), Loader()
+        cache, load = ListingWindow(ttl=60, clock=Clock()), Loader()
         cache.get_or_load(NORTHWIND, CONTOSO_NO, load).clear()
         assert cache.get_or_load(NORTHWIND, CONTOSO_NO, load) == [spb()]
 
@@ -251,7 +251,7 @@ class TestLookupSubscriptions:
         self, pool: ThreadPoolExecutor
     ) -> None:
         """The form opened twice in a minute: one Stellr listing."""
-        stellr, window = Stellr(), SubscriptionCache(ttl=60)
+        stellr, window = Stellr(), ListingWindow(ttl=60)
         answers = [
             lookup_subscriptions(orgs=Orgs(), secrets=Secrets(), stellr_for=lambda _: stellr,
                                  org_id="contoso", window=window, executor=pool)
@@ -280,7 +280,7 @@ class TestLookupSubscriptions:
         stellr = Stellr()
         answer = lookup_subscriptions(orgs=Orgs(choice="0"), secrets=Secrets(down=True),
                                       stellr_for=lambda _: stellr, org_id="contoso",
-                                      window=SubscriptionCache(), executor=pool)
+                                      window=ListingWindow(), executor=pool)
         assert (answer.enabled, answer.subscriptions, stellr.listings) == (False, [], 0)
 
     def test_raises_an_unreadable_vault_when_the_choice_is_on(

@@ -1,4 +1,4 @@
-"""Approvals (contract section 6, issue 13): wait, approve, deny, expire; never two seats."""
+"""Approvals (contract section 6): wait, approve, deny, expire; never two seats."""
 
 from __future__ import annotations
 

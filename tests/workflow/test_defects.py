@@ -1,4 +1,4 @@
-"""One test per defect of the old purchase workflow (issue 9, "Why"), named after its scenario.
+"""One test per defect of the old purchase workflow, named after its scenario.
 
 Each class is one defect, numbered as in the issue; each scenario broke the contract's
 guarantees before the workflow became a state machine (`shared.core.purchase`) and keeps them

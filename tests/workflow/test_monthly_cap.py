@@ -1,4 +1,4 @@
-"""`licencing_max_seats_per_month` (issue 13): reserved with the day's cap, given back alike."""
+"""`licencing_max_seats_per_month`: reserved with the day's cap, given back alike."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The operator's view (issue 12) on Azurite: the event index, the seats bought, retry and the
+"""The operator's view on Azurite: the event index, the seats bought, retry and the
 reconciliation, driven through the real workflow."""
 
 from __future__ import annotations

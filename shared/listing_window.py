@@ -52,7 +52,7 @@ class _Load:
     error: BaseException | None = None
 
 
-class SubscriptionCache:
+class ListingWindow:
     """Subscription listings by (reseller credentials, customer number), fresh for `ttl`.
 
     Thread-safe. `ttl` 0 turns the window off (every lookup calls `load`).
@@ -77,7 +77,7 @@ class SubscriptionCache:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SubscriptionCache(ttl={self._ttl}, entries={len(self._entries)})"
+        return f"ListingWindow(ttl={self._ttl}, entries={len(self._entries)})"
 
     def get_or_load(
         self, credentials: SynnexCredentials, customer_no: str,
