@@ -23,9 +23,9 @@ from benchmarks._common import ROOT, header, verdict
 
 COMMAND = ".venv/bin/python -m benchmarks.cold_start"
 TARGET = 1.5
-# Loaded on a function's first call, never at import (shared/handlers.py, shared/bootstrap.py).
+# Loaded on a function's first call, never at import (shared/edge/handlers.py, shared/bootstrap.py).
 HEAVY = ("pydantic", "httpx", "msal", "azure.data.tables", "azure.storage.queue",
-         "azure.identity", "azure.keyvault", "azure.core", "stamina", "shared.handlers",
+         "azure.identity", "azure.keyvault", "azure.core", "stamina", "shared.edge.handlers",
          "shared.bootstrap")
 
 

@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with app_stack() as stack:
         from devtools.simulators import FaultRule, seed
-        from shared import handlers
         from shared.bootstrap import container
+        from shared.edge import handlers
         from shared.use_cases.credentials import load_credentials
 
         sims = stack.simulators

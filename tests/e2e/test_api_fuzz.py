@@ -6,7 +6,7 @@ code, content type and body schema. Requests go to the local runner only; its up
 simulators on localhost. Generation is bounded and derandomized with a fixed seed, so a run is
 repeatable and takes seconds.
 
-The operations are collected from the document the app serves, built by `shared.openapi`
+The operations are collected from the document the app serves, built by `shared.edge.openapi`
 (`test_serves_the_document_that_is_fuzzed` proves the two are the same): the app's port is only
 known once the module's stack runs, and schemathesis' loader for that case
 (`schemathesis.pytest.from_fixture`, 4.32.5) sets `Function._nodeid`, which pytest 9.2 no
@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from shared import openapi
+from shared.edge import openapi
 from tests.e2e.conftest import App
 
 pytestmark = pytest.mark.e2e

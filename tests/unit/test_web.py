@@ -9,6 +9,15 @@ import azure.functions as func
 import pytest
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from shared.edge.web import (
+    MAX_BODY_BYTES,
+    PROBLEM_TYPE,
+    flag,
+    handles_errors,
+    json_response,
+    parse_body,
+    problem,
+)
 from shared.errors import (
     ConfigurationError,
     InvalidCredentials,
@@ -19,15 +28,6 @@ from shared.errors import (
     UpstreamRejected,
 )
 from shared.models import CredentialsIn, Org
-from shared.web import (
-    MAX_BODY_BYTES,
-    PROBLEM_TYPE,
-    flag,
-    handles_errors,
-    json_response,
-    parse_body,
-    problem,
-)
 
 CANARY = "canary-secret-2b8e51"
 SPB = "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46"

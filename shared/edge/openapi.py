@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.core.workflow import OnboardingEvent
+from shared.edge.openapi_operator import MODELS as operator_models
+from shared.edge.openapi_operator import add_operator_paths
 from shared.models import (
     GUID_PATTERN,
     ORG_ID_PATTERN,
@@ -25,8 +27,6 @@ from shared.models import (
     Variable,
     VariableIn,
 )
-from shared.openapi_operator import MODELS as operator_models
-from shared.openapi_operator import add_operator_paths
 
 _REF = "#/components/schemas/{model}"
 _PROBLEM = {"$ref": "#/components/responses/Problem"}

@@ -1,4 +1,4 @@
-"""The OpenAPI entries of the operator's routes, added to `shared.openapi`'s."""
+"""The OpenAPI entries of the operator's routes, added to `shared.edge.openapi`'s."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 def add_operator_paths(paths: dict[str, Any]) -> None:
     """Put the operator's routes into `paths` (the document's)."""
-    from shared import openapi as doc
+    from shared.edge import openapi as doc
 
     problem, ref, json = doc._PROBLEM, doc._ref, doc._json
     org = {"name": "org_id", "in": "path", "required": True,

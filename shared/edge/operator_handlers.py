@@ -1,5 +1,5 @@
 """The operator's functions: the listings, retry, the reconciliation and the console
-page. Like `shared.handlers`, imported on a function's first call."""
+page. Like `shared.edge.handlers`, imported on a function's first call."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from urllib.parse import quote
 import azure.functions as func
 
 from shared.bootstrap import container
+from shared.edge.web import handles_errors, json_response, problem
 from shared.use_cases import operator, reconcile, retry
-from shared.web import handles_errors, json_response, problem
 
 log = logging.getLogger(__name__)
 
-CONSOLE_DIR = Path(__file__).resolve().parent / "console"
+CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 
 
 def _param(req: func.HttpRequest, name: str) -> str | None:

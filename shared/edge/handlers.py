@@ -11,12 +11,12 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from shared import openapi
 from shared.bootstrap import container
+from shared.edge import openapi
+from shared.edge.web import flag, handles_errors, json_response, parse_body, problem
 from shared.errors import NotFound
 from shared.models import CredentialCheck, CredentialsIn, OrgIn, VariableIn
 from shared.use_cases import approvals, credentials, customers, intake, lookups, notify, orgs
-from shared.web import flag, handles_errors, json_response, parse_body, problem
 
 # --- orgs -------------------------------------------------------------------------------
 
