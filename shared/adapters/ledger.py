@@ -138,10 +138,12 @@ class TableLedger:
             (LicenseRecord.model_validate_json(e["doc"]), str(e.metadata["etag"])) for e in entities
         ]
 
-    def update_event(self, event: EventRecord, etag: Etag) -> Etag:
-        """Replace the event row if unchanged since read; StaleRecord otherwise."""
+    def update_event(self, event: EventRecord, etag: Etag, *, reindex: bool = True) -> Etag:
+        """Replace the event row if unchanged since read; StaleRecord otherwise. `reindex`
+        False: nothing the index shows changed (a round trip spared)."""
         etag = self._replace(event.event_id, EVENT_ROW, event, event.status, etag)
-        self._index(event)
+        if reindex:
+            self._index(event)
         return etag
 
     def update_license(self, event_id: str, record: LicenseRecord, etag: Etag) -> Etag:

@@ -94,10 +94,11 @@ class InMemoryLedger:
             found = [self._rows[k] for k in keys]
         return [(LicenseRecord.model_validate_json(doc), etag) for doc, etag in found]
 
-    def update_event(self, event: EventRecord, etag: Etag) -> Etag:
+    def update_event(self, event: EventRecord, etag: Etag, *, reindex: bool = True) -> Etag:
         with self._lock:
             etag = self._replace((event.event_id, "event"), event, etag)
-            self._write_index(event)
+            if reindex:
+                self._write_index(event)
         return etag
 
     def update_license(self, event_id: str, record: LicenseRecord, etag: Etag) -> Etag:

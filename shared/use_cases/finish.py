@@ -94,6 +94,7 @@ def _send_result(deps: Deps, record: EventRecord, etag: str, status: OnboardingS
     # Sent: recording it is bookkeeping, and storage trouble now must not make the host
     # deliver this message again (which would send the result a second time).
     with contextlib.suppress(StaleRecord, Transient):
-        deps.ledger.update_event(record.model_copy(update={"result": "sent"}), etag)
+        deps.ledger.update_event(record.model_copy(update={"result": "sent"}), etag,
+                                 reindex=False)
     log.info("onboarding event=%s org=%s state=%s result sent",
              record.event_id, record.org_id, record.status)

@@ -229,7 +229,7 @@ class OnboardingWorkflow:
             if found is not None:
                 record, etag = found
                 self.deps.ledger.update_event(record.model_copy(update={"last_error": error}),
-                                              etag)
+                                              etag, reindex=False)
         except Exception:  # best effort: storage may be what fails; the host has the error
             log.warning("onboarding event=%s last error not recorded", event_id)
 
