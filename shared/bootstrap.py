@@ -217,6 +217,7 @@ class Container:
     def workflow(self) -> OnboardingWorkflow:
         from datetime import timedelta
 
+        from shared.adapters.org_store import RecentOrgs
         from shared.use_cases.job import WaitPolicy
         from shared.use_cases.onboarding import OnboardingWorkflow
 
@@ -228,7 +229,8 @@ class Container:
             user_lookup_deadline=timedelta(seconds=settings.USER_LOOKUP_DEADLINE_SECONDS),
         )
         return OnboardingWorkflow(
-            orgs=self.orgs, ledger=self.ledger, secrets=self.secrets, graph=lambda: self.graph,
+            orgs=RecentOrgs(self.orgs), ledger=self.ledger, secrets=self.secrets,
+            graph=lambda: self.graph,
             stellr_for=self.stellr_for, sender=self.sender, leases=self.leases, policy=policy,
             window=self.listing_window, history=self.purchase_history,
             notifications=self.notifications,

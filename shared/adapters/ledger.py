@@ -70,7 +70,7 @@ class TableLedger:
     # --- events and licences -------------------------------------------------------------
 
     def create_event(
-        self, event: EventRecord, licenses: list[LicenseRecord]
+        self, event: EventRecord, licenses: list[LicenseRecord], *, index: bool = True
     ) -> tuple[Etag, list[tuple[LicenseRecord, Etag]]] | None:
         """Write the event and its licences at once; None when the event already exists.
 
@@ -91,7 +91,8 @@ class TableLedger:
                     return None
                 raise
         etags = [str(result["etag"]) for result in written]
-        self._index(event)
+        if index:  # else the caller indexes it (`index_event`), or closes it (which does)
+            self._index(event)
         return etags[0], list(zip(licenses, etags[1:], strict=True))
 
     def replace_invalid_event(
@@ -159,6 +160,10 @@ class TableLedger:
         return event_status(event, [record for record, _ in self.list_licenses(event_id)])
 
     # --- the operator's views (`shared.adapters.ledger_views`) ----------------------------
+
+    def index_event(self, event: EventRecord) -> None:
+        """Write the event's index row (best effort, like every index write)."""
+        self._index(event)
 
     def _index(self, event: EventRecord) -> None:
         """The event's index rows after its row was written. Storage trouble here must not

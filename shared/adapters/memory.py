@@ -54,7 +54,7 @@ class InMemoryLedger:
     # --- events and licences -------------------------------------------------------------
 
     def create_event(
-        self, event: EventRecord, licenses: list[LicenseRecord]
+        self, event: EventRecord, licenses: list[LicenseRecord], *, index: bool = True
     ) -> tuple[Etag, list[tuple[LicenseRecord, Etag]]] | None:
         with self._lock:
             if (event.event_id, "event") in self._rows:
@@ -62,8 +62,13 @@ class InMemoryLedger:
             etag = self._put((event.event_id, "event"), event)
             rows = [(item, self._put((event.event_id, f"license:{item.sku_id}"), item))
                     for item in licenses]
-            self._write_index(event)
+            if index:
+                self._write_index(event)
         return etag, rows
+
+    def index_event(self, event: EventRecord) -> None:
+        with self._lock:
+            self._write_index(event)
 
     def replace_invalid_event(
         self, event: EventRecord, licenses: list[LicenseRecord], etag: Etag

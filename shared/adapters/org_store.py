@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -109,3 +111,36 @@ def _variable(org_id: str, entity: Any) -> Variable:
         value=entity.get("value", ""),
         cascade=bool(entity.get("cascade", False)),
     )
+
+
+class RecentOrgs:
+    """An org store whose `get_org` answers from what it read in the last `seconds`.
+
+    For the workflow's queue handlers, which read the event's org at every step: a free-seat
+    hire is a few storage round trips, and this is one of them. A corrected org applies to
+    the workflow within `seconds`; everything else goes to the store as it is.
+    """
+
+    def __init__(self, store: Any, *, seconds: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._store = store
+        self._seconds = seconds
+        self._clock = clock
+        self._recent: dict[str, tuple[float, Org | None]] = {}
+        self._lock = threading.Lock()
+
+    def get_org(self, org_id: str) -> Org | None:
+        now = self._clock()
+        with self._lock:
+            found = self._recent.get(org_id)
+        if found is not None and now - found[0] < self._seconds:
+            return found[1].model_copy() if found[1] is not None else None
+        org: Org | None = self._store.get_org(org_id)
+        with self._lock:
+            if len(self._recent) > 10_000:
+                self._recent.clear()
+            self._recent[org_id] = (now, org)
+        return org
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)

@@ -125,6 +125,8 @@ class OnboardingWorkflow:
                          event.event_id, job.row.sku_id)
         known = (record, etag, [job.row for job in jobs]) if created else None
         wait = finish_event(deps, event.event_id, by="event", known=known)
+        if any(job.row.phase != "done" for job in jobs):
+            deps.ledger.index_event(record)  # still at work: listed as in progress
         if wait is not None:  # look again once the result's claimer has surely finished
             deps.sender.send(names.ONBOARDING_EVENTS_QUEUE, event.model_dump(mode="json"),
                              delay_seconds=wait)

@@ -33,8 +33,9 @@ class Ledger(Protocol):
     """
 
     def create_event(
-        self, event: EventRecord, licenses: list[LicenseRecord]
+        self, event: EventRecord, licenses: list[LicenseRecord], *, index: bool = True
     ) -> tuple[Etag, list[tuple[LicenseRecord, Etag]]] | None: ...
+    def index_event(self, event: EventRecord) -> None: ...
     def replace_invalid_event(
         self, event: EventRecord, licenses: list[LicenseRecord], etag: Etag
     ) -> bool: ...

@@ -62,7 +62,9 @@ def open_event(deps: Deps, event: OnboardingEvent) -> Opened | None:
     """The event's record, ETag and licence rows, created on first sight (then True);
     None when this delivery has nothing to do (a reused id, or a replaced invalid copy)."""
     record, licenses = new_records(event, deps.now().isoformat())
-    created = deps.ledger.create_event(record, licenses)
+    # Indexed by the caller once it knows whether the event ended at once (whose close
+    # indexes it): a free-seat hire costs one index write, not two.
+    created = deps.ledger.create_event(record, licenses, index=False)
     if created is not None:
         log.info("onboarding event=%s org=%s state=received licenses=%d",
                  event.event_id, event.org_id, len(licenses))

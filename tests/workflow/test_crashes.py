@@ -152,7 +152,7 @@ class TestCrashBetweenSteps:
         """Results are at least once: the copy after a crash carries the same outcome, and
         says what failed."""
         world.inject(ledger=FailOnce(world.ledger, "update_event",
-                                     when=lambda record, etag: record.result == "sent"))
+                                     when=lambda record, etag, **kwargs: record.result == "sent"))
         world.queues.put_event(world.event())
         world.run()
         first, second = world.queues.results()
