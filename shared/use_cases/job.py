@@ -249,6 +249,17 @@ class Job:
             "ticket": self.row.ticket if ticket is None else ticket,
         }, delay_seconds=then.delay)
 
+    def fails_on_org(self) -> bool:
+        """End the licence when its org is unknown or has no tenant; True when it did."""
+        if self.org is None:
+            self.fail("org_not_found", "check org", f"org {self.event.org_id!r} is not known")
+            return True
+        if not self.org.m365_tenant_id:
+            self.fail("graph_error", "check org",
+                      f"org {self.org.org_id!r} has no m365_tenant_id")
+            return True
+        return False
+
     def fail(self, reason: FailureReason, step: str, detail: str) -> None:
         self.move("done", step, state="failed", reason=reason, detail=detail)
 

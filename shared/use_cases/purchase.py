@@ -32,7 +32,7 @@ from shared.use_cases.credentials import load_credentials
 from shared.use_cases.job import Job, purchase_now, wait_then
 from shared.use_cases.orgs import effective_variables, lineage
 from shared.use_cases.ports import Lease, StellrApi
-from shared.use_cases.seats import NoUsageLocation, take_free_seat
+from shared.use_cases.seats import NoUsageLocation, has_or_takes_seat
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +41,11 @@ ALLOW_UNMATCHED = "licencing_allow_unmatched_subscription"
 
 def decide(job: Job) -> None:
     """Phase `deciding`: check everything again, then request the change."""
-    deps, org = job.deps, job.org
+    deps = job.deps
     if expired("deciding", job.age_in_phase(), deps.policy.times):
         job.fail("synnex_error", "decide", f"no seat could be bought within {deps.policy.deadline}")
         return
-    if org is None:
-        job.fail("org_not_found", "check org", f"org {job.event.org_id!r} is not known")
-        return
-    if not org.m365_tenant_id:
-        job.fail("graph_error", "check org", f"org {org.org_id!r} has no m365_tenant_id")
+    if job.fails_on_org():
         return
     lease = None if job.subscription_busy() else deps.leases.acquire(
         job.subscription_lease, job.holder, LEASE_SECONDS)
@@ -74,17 +70,16 @@ def _decide_under_lease(job: Job, lease: Lease) -> None:
     deps, org = job.deps, job.org
     assert org is not None and org.m365_tenant_id
     try:
-        user = deps.graph().get_user(org.m365_tenant_id, job.event.user or "")
-        if job.row.sku_id in user.assigned_sku_ids:
-            job.move("done", "check user", state="already_assigned")
-            return
         # Never buy while a seat is free: one may have been freed since the last look.
-        taken = take_free_seat(job, user)
+        taken = has_or_takes_seat(job)
     except Transient as exc:
         job.look_again(exc.retry_after or deps.backoff(job.row.looks, initial=15.0), "assign")
         return
     except (UpstreamError, NoUsageLocation) as exc:
         job.fail("graph_error", "assign", str(exc))
+        return
+    if taken == "has_it":
+        job.move("done", "check user", state="already_assigned")
         return
     if taken == "taken":
         job.move("done", "assign", state="assigned", detail="a seat was free after all; "

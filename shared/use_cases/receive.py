@@ -16,7 +16,7 @@ from shared.errors import Transient, UpstreamError, UpstreamNotFound
 from shared.models import EventRecord, GraphUser, LicenseRecord
 from shared.use_cases.job import Deps, Job, purchase_now, wait_then
 from shared.use_cases.orgs import effective_variables
-from shared.use_cases.seats import NoUsageLocation, take_free_seat
+from shared.use_cases.seats import NoUsageLocation, has_or_takes_seat
 
 log = logging.getLogger(__name__)
 
@@ -89,21 +89,12 @@ def open_event(deps: Deps, event: OnboardingEvent) -> Opened | None:
 
 def first_step(job: Job, user: GraphUser | None = None) -> None:
     """Phases `received` and `looking`: already assigned, a free seat, or buy."""
-    deps, org, row = job.deps, job.org, job.row
+    deps, row = job.deps, job.row
     times = deps.policy.times
-    if org is None:
-        job.fail("org_not_found", "check org", f"org {job.event.org_id!r} is not known")
-        return
-    if not org.m365_tenant_id:
-        job.fail("graph_error", "check org", f"org {org.org_id!r} has no m365_tenant_id")
+    if job.fails_on_org():
         return
     try:
-        if user is None:
-            user = deps.graph().get_user(org.m365_tenant_id, job.event.user or "")
-        if row.sku_id in user.assigned_sku_ids:
-            job.move("done", "check user", state="already_assigned")
-            return
-        taken = take_free_seat(job, user)
+        taken = has_or_takes_seat(job, user)
     except UpstreamNotFound:
         # R10: a retried licence looks for its user as long again from the retry.
         looking_since = row.retried_at or job.event.created_at
@@ -123,7 +114,9 @@ def first_step(job: Job, user: GraphUser | None = None) -> None:
     except (UpstreamError, NoUsageLocation) as exc:
         job.fail("graph_error", "assign", str(exc))
         return
-    if taken == "taken":
+    if taken == "has_it":
+        job.move("done", "check user", state="already_assigned")
+    elif taken == "taken":
         job.move("done", "assign", state="assigned")
     elif taken == "busy":
         _look_later(job, "assign", None, BUSY_DELAY_SECONDS * (1 + deps.jitter()))

@@ -22,6 +22,18 @@ class NoUsageLocation(AppError):
     """Graph needs a usage location and nothing gives one."""
 
 
+def has_or_takes_seat(job: Job, user: GraphUser | None = None) -> Taken | Literal["has_it"]:
+    """The user's licence state: `has_it` (already assigned), or `take_free_seat`'s answer.
+    Looks the user up unless given. Raises UpstreamNotFound, NoUsageLocation, UpstreamError
+    (Transient included), Unavailable."""
+    assert job.org is not None and job.org.m365_tenant_id
+    if user is None:
+        user = job.deps.graph().get_user(job.org.m365_tenant_id, job.event.user or "")
+    if job.row.sku_id in user.assigned_sku_ids:
+        return "has_it"
+    return take_free_seat(job, user)
+
+
 def take_free_seat(job: Job, user: GraphUser) -> Taken:
     """Assign a free seat of the job's SKU that is not held for another hire (rule R7).
 

@@ -7,7 +7,7 @@ from shared.core.purchase import expired
 from shared.errors import NoFreeSeat, Transient, UpstreamError, UpstreamNotFound
 from shared.use_cases.job import Job
 from shared.use_cases.receive import decide_to_buy
-from shared.use_cases.seats import NoUsageLocation, assign, take_free_seat
+from shared.use_cases.seats import NoUsageLocation, assign, has_or_takes_seat
 
 
 def assign_bought(job: Job) -> None:
@@ -60,18 +60,16 @@ def wait_for_held(job: Job) -> None:
                  "tenant")
         return
     try:
-        user = deps.graph().get_user(org.m365_tenant_id, job.event.user or "")
-        if job.row.sku_id in user.assigned_sku_ids:
-            job.move("done", "check user", state="already_assigned")
-            return
-        taken = take_free_seat(job, user)
+        taken = has_or_takes_seat(job)
     except Transient as exc:
         job.look_again(exc.retry_after or deps.backoff(job.row.looks + 1), "wait for held seats")
         return
     except (UpstreamError, NoUsageLocation) as exc:
         job.fail("graph_error", "assign", str(exc))
         return
-    if taken == "taken":
+    if taken == "has_it":
+        job.move("done", "check user", state="already_assigned")
+    elif taken == "taken":
         job.move("done", "assign", state="assigned")
     elif taken == "none":
         decide_to_buy(job)
